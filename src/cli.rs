@@ -1,0 +1,149 @@
+//! Command-line declarations only (clap derive). Validation and behaviour live in `app`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Seeded grids of tiny-network trainings, with statistics instead of anecdotes.
+///
+/// Run a grid:  initgrid --config configs/grid.toml
+/// Then ask:    initgrid summary results/<name> --by layout,lr
+#[derive(Debug, Parser)]
+#[command(name = "initgrid", version, about, long_about = None, args_conflicts_with_subcommands = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct RunArgs {
+    /// The grid config (TOML).
+    #[arg(short, long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Output directory [default: results/<name>].
+    #[arg(short, long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Worker threads [default: RAYON_NUM_THREADS or all cores].
+    #[arg(short = 'j', long, value_name = "N")]
+    pub threads: Option<usize>,
+    /// No progress output.
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Print the cells, the number of runs and an estimated time; run nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Run only shard K of N (0 ≤ K < N); `auto/N` reads SLURM_ARRAY_TASK_ID or JOB_COMPLETION_INDEX.
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<String>,
+    /// Discard earlier results in the output directory and start over.
+    #[arg(long)]
+    pub fresh: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Rates with 95 % intervals and n per group: "how often does ReLU diverge here?"
+    Summary(SummaryArgs),
+    /// Paired comparison of the levels of one factor on shared seeds (McNemar).
+    Compare(CompareArgs),
+    /// Retrain one run, verify it bit for bit against the stored row, show its trajectory.
+    Replay(ReplayArgs),
+    /// Rebuild report.html (and optionally FINDINGS-style markdown) from a results directory.
+    Report(ReportArgs),
+    /// Merge shard directories into one result, checking that none is missing or duplicated.
+    Merge(MergeArgs),
+    /// Benchmark the reference workload (four points, relu-sigmoid 1-4-2, 2000 epochs).
+    Bench(BenchArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Table,
+    Markdown,
+    Csv,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct SummaryArgs {
+    /// Results directory.
+    pub dir: PathBuf,
+    /// Group by these parameters (comma-separated) [default: the varied ones].
+    #[arg(long, value_delimiter = ',')]
+    pub by: Vec<String>,
+    /// Keep only runs with these parameter values, e.g. --where layout=relu-sigmoid,lr=0.5
+    #[arg(long = "where", value_delimiter = ',', value_name = "K=V")]
+    pub filter: Vec<String>,
+    /// Outcome whose rate to report (`failed` = not converged).
+    #[arg(long, default_value = "converged")]
+    pub outcome: String,
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    pub dir: PathBuf,
+    /// The factor whose levels are compared (e.g. init_order).
+    #[arg(long)]
+    pub factor: String,
+    #[arg(long = "where", value_delimiter = ',', value_name = "K=V")]
+    pub filter: Vec<String>,
+    /// Outcome compared (`failed` = not converged).
+    #[arg(long, default_value = "converged")]
+    pub outcome: String,
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    pub dir: PathBuf,
+    /// The run_id from runs.parquet (`<cell_id>-<replicate>`).
+    #[arg(long)]
+    pub run: String,
+    /// One JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// Epochs to print in the table (evenly spaced; the JSON has all).
+    #[arg(long, default_value_t = 20)]
+    pub rows: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    pub dir: PathBuf,
+    /// Also write the findings document (markdown) to this path.
+    #[arg(long, value_name = "FILE")]
+    pub markdown: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// Output directory of the merged result.
+    pub out: PathBuf,
+    /// Shard directories (or one directory holding all shards' parts).
+    #[arg(required = true)]
+    pub dirs: Vec<PathBuf>,
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    #[arg(long, default_value_t = 10_000)]
+    pub replicates: u32,
+    #[arg(long, default_value_t = 2000)]
+    pub epochs: u32,
+    /// Threads [default: all]; `--threads 1` for the single-core figure.
+    #[arg(short = 'j', long)]
+    pub threads: Option<usize>,
+    /// One JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// Use the portable (SSE2) kernel instead of the widest the CPU has.
+    #[arg(long)]
+    pub baseline: bool,
+}

@@ -1,0 +1,54 @@
+//! Picks the widest SIMD instruction set the CPU has for the lane kernels, at run time.
+//!
+//! The same generic code (`Trainer::run_lanes::<LANES>`) is compiled three times — baseline
+//! x86-64 (SSE2), AVX2 and AVX-512 — and one is chosen per call. Because the kernels use only
+//! correctly rounded element-wise operations and never FMA, all three give the same bits.
+
+use super::train::{RunResult, Trainer};
+
+/// Replicates trained side by side in one group (8 f64 = one AVX-512 register).
+pub const LANES: usize = 8;
+
+/// Which kernel `run_many` uses on this CPU.
+pub fn simd_level() -> &'static str {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::is_x86_feature_detected!("avx512f") && std::is_x86_feature_detected!("avx512dq") {
+            return "avx512";
+        }
+        if std::is_x86_feature_detected!("avx2") {
+            return "avx2";
+        }
+    }
+    "baseline"
+}
+
+pub(crate) fn run_many(t: &Trainer, seeds: &[u64], on_result: impl FnMut(usize, RunResult)) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        match simd_level() {
+            // SAFETY: the CPU supports the features these functions were compiled for.
+            "avx512" => return unsafe { run_avx512(t, seeds, on_result) },
+            "avx2" => return unsafe { run_avx2(t, seeds, on_result) },
+            _ => {}
+        }
+    }
+    run_baseline(t, seeds, on_result)
+}
+
+/// The portable kernel (also used to check the others give identical bits).
+pub fn run_baseline(t: &Trainer, seeds: &[u64], on_result: impl FnMut(usize, RunResult)) {
+    t.run_lanes::<LANES>(seeds, None, on_result)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn run_avx2(t: &Trainer, seeds: &[u64], on_result: impl FnMut(usize, RunResult)) {
+    t.run_lanes::<LANES>(seeds, None, on_result)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512dq,avx512vl")]
+unsafe fn run_avx512(t: &Trainer, seeds: &[u64], on_result: impl FnMut(usize, RunResult)) {
+    t.run_lanes::<LANES>(seeds, None, on_result)
+}

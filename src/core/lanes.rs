@@ -1,0 +1,355 @@
+//! Struct-of-arrays lanes: `N` replicates of one cell trained side by side.
+//!
+//! Every replicate of a cell runs exactly the same arithmetic, so a vector of `N` f64 values —
+//! one per replicate — can go through the whole forward / backward / update pass at once.
+//! All operations here are element-wise and IEEE-754 exact in their rounding (+, −, ×, ÷, √,
+//! comparisons). No fused multiply-add is ever used (Rust never contracts `a * b + c`), and
+//! `exp` / `ln` are our own polynomial routines built from those operations only. Hence a
+//! replicate's result is bit-identical whether it ran alone (`N = 1`, used by `replay`), in a
+//! group of 8, on SSE2, AVX2 or AVX-512 hardware: the compiler may pick wider instructions,
+//! but never different roundings.
+
+use std::ops::{Add, AddAssign, Div, Mul, MulAssign, Neg, Sub, SubAssign};
+
+/// `N` f64 values processed in lock step. `#[repr(C)]` keeps them contiguous so LLVM emits
+/// packed SIMD instructions for every element-wise loop below.
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[repr(C)]
+pub struct Lanes<const N: usize>(pub [f64; N]);
+
+macro_rules! binop {
+    ($tr:ident, $f:ident, $op:tt, $tra:ident, $fa:ident) => {
+        impl<const N: usize> $tr for Lanes<N> {
+            type Output = Self;
+            #[inline(always)]
+            fn $f(self, rhs: Self) -> Self {
+                let mut out = self.0;
+                for (o, r) in out.iter_mut().zip(rhs.0.iter()) {
+                    *o = *o $op *r;
+                }
+                Lanes(out)
+            }
+        }
+        impl<const N: usize> $tra for Lanes<N> {
+            #[inline(always)]
+            fn $fa(&mut self, rhs: Self) {
+                for (o, r) in self.0.iter_mut().zip(rhs.0.iter()) {
+                    *o = *o $op *r;
+                }
+            }
+        }
+    };
+}
+binop!(Add, add, +, AddAssign, add_assign);
+binop!(Sub, sub, -, SubAssign, sub_assign);
+binop!(Mul, mul, *, MulAssign, mul_assign);
+
+impl<const N: usize> Div for Lanes<N> {
+    type Output = Self;
+    #[inline(always)]
+    fn div(self, rhs: Self) -> Self {
+        self.zip(rhs, |a, b| a / b)
+    }
+}
+
+impl<const N: usize> Neg for Lanes<N> {
+    type Output = Self;
+    #[inline(always)]
+    fn neg(self) -> Self {
+        self.map(|a| -a)
+    }
+}
+
+/// 1.5·2⁵²: adding and subtracting it rounds a double with |x| < 2⁵¹ to the nearest integer
+/// (ties to even) using only IEEE additions — identical on every x86-64 SIMD level.
+const ROUND_MAGIC: f64 = 6_755_399_441_055_744.0;
+
+impl<const N: usize> Lanes<N> {
+    /// All lanes equal to `v`.
+    #[inline(always)]
+    pub fn splat(v: f64) -> Self {
+        Lanes([v; N])
+    }
+    /// All lanes zero.
+    #[inline(always)]
+    pub fn zero() -> Self {
+        Lanes([0.0; N])
+    }
+    #[inline(always)]
+    pub fn map(self, f: impl Fn(f64) -> f64) -> Self {
+        let mut out = self.0;
+        for o in out.iter_mut() {
+            *o = f(*o);
+        }
+        Lanes(out)
+    }
+    #[inline(always)]
+    pub fn zip(self, other: Self, f: impl Fn(f64, f64) -> f64) -> Self {
+        let mut out = self.0;
+        for (o, r) in out.iter_mut().zip(other.0.iter()) {
+            *o = f(*o, *r);
+        }
+        Lanes(out)
+    }
+    /// Element-wise `if a > b { a } else { b }` (NaN in `self` propagates only through the compare).
+    #[inline(always)]
+    pub fn max_of(self, other: Self) -> Self {
+        self.zip(other, |a, b| if a > b { a } else { b })
+    }
+    /// `x > 0 ? x : 0` — ReLU; NaN maps to 0 here, divergence is detected on parameters and loss.
+    #[inline(always)]
+    pub fn relu(self) -> Self {
+        self.map(|a| if a > 0.0 { a } else { 0.0 })
+    }
+    /// `self > 0 ? yes : no`, element-wise.
+    #[inline(always)]
+    pub fn select_pos(self, yes: Self, no: Self) -> Self {
+        let mut out = no.0;
+        for ((o, s), y) in out.iter_mut().zip(self.0.iter()).zip(yes.0.iter()) {
+            if *s > 0.0 {
+                *o = *y;
+            }
+        }
+        Lanes(out)
+    }
+    /// Element-wise correctly rounded square root.
+    #[inline(always)]
+    pub fn sqrt(self) -> Self {
+        self.map(f64::sqrt)
+    }
+    /// Element-wise absolute value.
+    #[inline(always)]
+    pub fn abs(self) -> Self {
+        self.map(f64::abs)
+    }
+    /// Element-wise [`exp`].
+    #[inline(always)]
+    pub fn exp(self) -> Self {
+        self.map(exp)
+    }
+    /// Element-wise logistic sigmoid 1/(1+e^−x).
+    #[inline(always)]
+    pub fn sigmoid(self) -> Self {
+        self.map(sigmoid)
+    }
+    /// Element-wise tanh.
+    #[inline(always)]
+    pub fn tanh(self) -> Self {
+        self.map(tanh)
+    }
+}
+
+/// Round to the nearest integer (ties to even) for |x| < 2⁵¹, with IEEE additions only.
+#[inline(always)]
+fn round_magic(x: f64) -> f64 {
+    (x + ROUND_MAGIC) - ROUND_MAGIC
+}
+
+/// 2^k for an integer-valued `k` in [−1022, 1023], by building the exponent bits directly.
+#[inline(always)]
+fn pow2i(k: f64) -> f64 {
+    // k + 1023 + 2⁵² puts the biased exponent in the low mantissa bits; shift it into place.
+    let t = k + (1023.0 + 4_503_599_627_370_496.0);
+    f64::from_bits(t.to_bits() << 52)
+}
+
+/// e^x from +, −, × and bit manipulation only, so that it vectorises and gives the same bits on
+/// every CPU (glibc's `exp` picks an FMA variant on AVX2 machines, which may round differently).
+///
+/// Method (Cody & Waite 1980; the same scheme as fdlibm/musl `exp`): x = k·ln2 + r with
+/// |r| ≤ ln2/2, ln2 split into a high part with trailing zeros and a low part; e^r by its
+/// Taylor polynomial to degree 13 (truncation < 2e−17 relative); result scaled by 2^k in two
+/// steps so that subnormal results are rounded once. Max error ≈ 1 ulp (tested against
+/// `f64::exp`). Overflow gives +∞, underflow 0, NaN stays NaN.
+#[inline(always)]
+pub fn exp(x: f64) -> f64 {
+    const LOG2E: f64 = std::f64::consts::LOG2_E;
+    const LN2_HI: f64 = 6.931_471_803_691_238_2e-1; // fdlibm ln2HI[0]
+    const LN2_LO: f64 = 1.908_214_929_270_587_7e-10; // fdlibm ln2LO[0]
+    const HI: f64 = 709.782_712_893_384;
+    const LO: f64 = -745.133_219_101_941_1;
+    // Clamp with comparisons (not f64::min/max, which would swallow a NaN).
+    let xc = if x > HI {
+        HI
+    } else if x < LO {
+        LO
+    } else {
+        x
+    };
+    let k = round_magic(xc * LOG2E);
+    let r = (xc - k * LN2_HI) - k * LN2_LO;
+    // Horner, degree 13: sum r^i / i!
+    let mut p = 1.0 / 6_227_020_800.0;
+    p = p * r + 1.0 / 479_001_600.0;
+    p = p * r + 1.0 / 39_916_800.0;
+    p = p * r + 1.0 / 3_628_800.0;
+    p = p * r + 1.0 / 362_880.0;
+    p = p * r + 1.0 / 40_320.0;
+    p = p * r + 1.0 / 5_040.0;
+    p = p * r + 1.0 / 720.0;
+    p = p * r + 1.0 / 120.0;
+    p = p * r + 1.0 / 24.0;
+    p = p * r + 1.0 / 6.0;
+    p = p * r + 0.5;
+    p = p * r + 1.0;
+    p = p * r + 1.0;
+    let k1 = round_magic(k * 0.5);
+    let k2 = k - k1;
+    let y = p * pow2i(k1) * pow2i(k2);
+    if x > HI {
+        f64::INFINITY
+    } else if x < LO {
+        0.0
+    } else {
+        y // NaN input: xc is NaN, so y is NaN
+    }
+}
+
+/// Natural logarithm for x > 0 from +, −, ×, ÷ and bit manipulation (deterministic on every CPU).
+///
+/// Method (the fdlibm `log` reduction): x = 2^e·m with m in [√½, √2), s = (m−1)/(m+1),
+/// ln m = 2·atanh(s) = 2(s + s³/3 + s⁵/5 + …) with |s| ≤ 0.1716, summed to s²¹ (truncation
+/// < 1e−17 relative), ln x = e·ln2 + ln m. x = 0 → −∞, x < 0 or NaN → NaN, +∞ → +∞.
+/// Used only to evaluate the cross-entropy loss, never inside a gradient.
+#[inline(always)]
+pub fn ln(x: f64) -> f64 {
+    const SQRT2: f64 = std::f64::consts::SQRT_2;
+    const LN2: f64 = std::f64::consts::LN_2;
+    if x.is_nan() || x < 0.0 {
+        return f64::NAN;
+    }
+    if x == 0.0 {
+        return f64::NEG_INFINITY;
+    }
+    if x == f64::INFINITY {
+        return f64::INFINITY;
+    }
+    // Normalise subnormals.
+    let (x, e_adj) = if x < f64::MIN_POSITIVE {
+        (x * 18_014_398_509_481_984.0, -54.0) // 2^54
+    } else {
+        (x, 0.0)
+    };
+    let bits = x.to_bits();
+    let biased = ((bits >> 52) & 0x7ff) as f64;
+    let mut m = f64::from_bits((bits & 0x000f_ffff_ffff_ffff) | 0x3ff0_0000_0000_0000);
+    let mut e = biased - 1023.0 + e_adj;
+    if m >= SQRT2 {
+        m *= 0.5;
+        e += 1.0;
+    }
+    let s = (m - 1.0) / (m + 1.0);
+    let s2 = s * s;
+    let mut p = 1.0 / 21.0;
+    p = p * s2 + 1.0 / 19.0;
+    p = p * s2 + 1.0 / 17.0;
+    p = p * s2 + 1.0 / 15.0;
+    p = p * s2 + 1.0 / 13.0;
+    p = p * s2 + 1.0 / 11.0;
+    p = p * s2 + 1.0 / 9.0;
+    p = p * s2 + 1.0 / 7.0;
+    p = p * s2 + 1.0 / 5.0;
+    p = p * s2 + 1.0 / 3.0;
+    p = p * s2 + 1.0;
+    e * LN2 + 2.0 * s * p
+}
+
+/// Logistic sigmoid 1/(1+e^−x); saturates to exactly 0 or 1 without NaN.
+#[inline(always)]
+pub fn sigmoid(x: f64) -> f64 {
+    1.0 / (1.0 + exp(-x))
+}
+
+/// tanh(x) = 1 − 2/(e^{2x}+1): exact limits ±1 at the extremes, no ∞/∞.
+#[inline(always)]
+pub fn tanh(x: f64) -> f64 {
+    1.0 - 2.0 / (exp(2.0 * x) + 1.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ulps(a: f64, b: f64) -> u64 {
+        if a == b {
+            return 0;
+        }
+        (a.to_bits() as i64 - b.to_bits() as i64).unsigned_abs()
+    }
+
+    #[test]
+    fn exp_matches_libm_within_two_ulp() {
+        let mut worst = 0;
+        let mut x = -745.0;
+        while x < 709.7 {
+            let (a, b) = (exp(x), x.exp());
+            if b.is_normal() {
+                worst = worst.max(ulps(a, b));
+            } else {
+                assert!((a - b).abs() <= f64::MIN_POSITIVE, "x={x}: {a} vs {b}");
+            }
+            x += 0.0137;
+        }
+        for &x in &[0.0, 1e-300, -1e-300, 1e-10, 0.5, -0.5, 1.0, 0.34657359, -0.34657359] {
+            worst = worst.max(ulps(exp(x), x.exp()));
+        }
+        assert!(worst <= 2, "worst ulp error {worst}");
+    }
+
+    #[test]
+    fn exp_edges() {
+        assert_eq!(exp(0.0), 1.0);
+        assert_eq!(exp(710.0), f64::INFINITY);
+        assert_eq!(exp(f64::INFINITY), f64::INFINITY);
+        assert_eq!(exp(-800.0), 0.0);
+        assert_eq!(exp(f64::NEG_INFINITY), 0.0);
+        assert!(exp(f64::NAN).is_nan());
+        assert!(exp(-740.0) > 0.0 && exp(-740.0) < f64::MIN_POSITIVE);
+    }
+
+    #[test]
+    fn ln_matches_libm_within_two_ulp() {
+        let mut worst = 0;
+        let mut x = 1e-310;
+        while x < 1e300 {
+            worst = worst.max(ulps(ln(x), x.ln()));
+            x *= 1.37;
+        }
+        for i in 1..2000 {
+            let x = i as f64 * 0.01;
+            // near x = 1 the absolute error is what matters
+            let (a, b) = (ln(x), x.ln());
+            assert!((a - b).abs() <= 2.0 * f64::EPSILON * b.abs().max(1e-300) || ulps(a, b) <= 2);
+        }
+        assert!(worst <= 2, "worst ulp error {worst}");
+        assert_eq!(ln(1.0), 0.0);
+        assert_eq!(ln(0.0), f64::NEG_INFINITY);
+        assert!(ln(-1.0).is_nan() && ln(f64::NAN).is_nan());
+        assert_eq!(ln(f64::INFINITY), f64::INFINITY);
+    }
+
+    #[test]
+    fn sigmoid_tanh_saturate_cleanly() {
+        assert_eq!(sigmoid(1000.0), 1.0);
+        assert_eq!(sigmoid(-1000.0), 0.0);
+        assert_eq!(tanh(1000.0), 1.0);
+        assert_eq!(tanh(-1000.0), -1.0);
+        for i in -500..500 {
+            let x = i as f64 * 0.013;
+            assert!((tanh(x) - x.tanh()).abs() < 4e-16, "{x}");
+            assert!((sigmoid(x) - 1.0 / (1.0 + (-x).exp())).abs() < 4e-16);
+        }
+    }
+
+    #[test]
+    fn lanes_equal_scalar_bit_for_bit() {
+        let xs = [-3.7, -0.2, 0.0, 1e-8, 0.9, 12.5, -700.0, 650.0];
+        let v = Lanes(xs);
+        let (e, s, t) = (v.exp(), v.sigmoid(), v.tanh());
+        for i in 0..8 {
+            assert_eq!(e.0[i].to_bits(), exp(xs[i]).to_bits());
+            assert_eq!(s.0[i].to_bits(), sigmoid(xs[i]).to_bits());
+            assert_eq!(t.0[i].to_bits(), tanh(xs[i]).to_bits());
+        }
+    }
+}

@@ -1,0 +1,21 @@
+//! initgrid: seeded grids of tiny-network trainings, with statistics instead of anecdotes.
+//!
+//! Architecture, one concern per module: `config` (TOML → typed grid) → `grid` (cells, ids,
+//! seeds) → `core` (train one cell's replicates) → `sink` (Parquet chunks) → `stats`
+//! (intervals, paired tests) → `report` (HTML).
+
+pub mod core;
+pub mod stats;
+pub mod app;
+pub mod bench;
+pub mod cli;
+pub mod config;
+pub mod grid;
+pub mod manifest;
+pub mod merge;
+pub mod replay;
+pub mod report_data;
+pub mod runner;
+pub mod sink;
+pub mod summary;
+pub mod tables;

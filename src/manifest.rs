@@ -1,0 +1,157 @@
+//! `manifest.json` and the resolved config it records: what ran, how, and from what.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::config::{Config, PARAMS};
+
+/// The config with every default filled in, in a canonical form; its hash identifies the
+/// experiment (two runs with the same hash are the same grid and seeds).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Resolved {
+    pub name: String,
+    pub seeds: u32,
+    pub base_seed: u64,
+    pub fixed: BTreeMap<String, String>,
+    pub axes: Vec<(String, Vec<String>)>,
+    pub excludes: Vec<BTreeMap<String, String>>,
+    /// Inline data sets: name → rows `[x…, label]` and classes.
+    pub datasets: BTreeMap<String, (Vec<Vec<f64>>, usize)>,
+}
+
+impl Resolved {
+    pub fn of(cfg: &Config) -> Resolved {
+        Resolved {
+            name: cfg.name.clone(),
+            seeds: cfg.seeds,
+            base_seed: cfg.base_seed,
+            fixed: cfg.fixed.iter().enumerate().filter_map(|(i, v)| v.as_ref().map(|v| (PARAMS[i].name.to_string(), v.to_string()))).collect(),
+            axes: cfg.axes.iter().map(|(i, v)| (PARAMS[*i].name.to_string(), v.iter().map(|x| x.to_string()).collect())).collect(),
+            excludes: cfg.excludes.iter().map(|r| r.iter().map(|(i, v)| (PARAMS[*i].name.to_string(), v.to_string())).collect()).collect(),
+            datasets: cfg
+                .datasets
+                .iter()
+                .map(|(k, d)| {
+                    let rows = (0..d.len()).map(|s| d.x(s).iter().copied().chain(std::iter::once(d.labels[s] as f64)).collect()).collect();
+                    (k.clone(), (rows, d.classes))
+                })
+                .collect(),
+        }
+    }
+
+    /// SHA-256 of the canonical JSON, 16 hex digits.
+    pub fn hash(&self) -> String {
+        let json = serde_json::to_string(self).expect("serialisable");
+        Sha256::digest(json.as_bytes()).iter().take(8).map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// Human-readable differences from `old` (what changed), empty when equal.
+    pub fn diff(&self, old: &Resolved) -> Vec<String> {
+        let mut d = Vec::new();
+        if self.name != old.name {
+            d.push(format!("name: {} → {}", old.name, self.name));
+        }
+        if self.seeds != old.seeds {
+            d.push(format!("seeds: {} → {}", old.seeds, self.seeds));
+        }
+        if self.base_seed != old.base_seed {
+            d.push(format!("base_seed: {} → {}", old.base_seed, self.base_seed));
+        }
+        for p in PARAMS {
+            let (a, b) = (old.fixed.get(p.name), self.fixed.get(p.name));
+            let (aa, ba) = (old.axes.iter().find(|x| x.0 == p.name), self.axes.iter().find(|x| x.0 == p.name));
+            if a != b || aa != ba {
+                let show = |f: Option<&String>, ax: Option<&(String, Vec<String>)>| match (f, ax) {
+                    (Some(v), _) => v.clone(),
+                    (None, Some((_, l))) => format!("[{}]", l.join(", ")),
+                    _ => "-".into(),
+                };
+                d.push(format!("{}: {} → {}", p.name, show(a, aa), show(b, ba)));
+            }
+        }
+        if self.excludes != old.excludes {
+            d.push("[[exclude]] rules changed".into());
+        }
+        if self.datasets != old.datasets {
+            d.push("[datasets] changed".into());
+        }
+        d
+    }
+
+    /// True when `self` only grows `old`: more seeds and/or extra levels on existing axes,
+    /// everything else equal. Finished runs of `old` can then be reused by (cell_id, replicate).
+    pub fn grows(&self, old: &Resolved) -> bool {
+        if self.name != old.name || self.base_seed != old.base_seed || self.seeds < old.seeds || self.fixed != old.fixed {
+            return false;
+        }
+        if self.excludes != old.excludes || self.datasets != old.datasets || self.axes.len() != old.axes.len() {
+            return false;
+        }
+        self.axes.iter().zip(&old.axes).all(|(n, o)| n.0 == o.0 && o.1.iter().all(|l| n.1.contains(l)))
+    }
+}
+
+/// Everything needed to know what produced a results directory.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Manifest {
+    pub initgrid_version: String,
+    pub git_commit: String,
+    pub rustc: String,
+    pub config_file: String,
+    /// The config text as given.
+    pub config: String,
+    pub resolved: Resolved,
+    pub config_hash: String,
+    /// `[k, n]` when this directory holds one shard's part.
+    pub shard: Option<(u32, u32)>,
+    pub threads: usize,
+    pub simd: String,
+    pub cells: usize,
+    pub runs: u64,
+    pub windows: usize,
+    pub started: String,
+    pub finished: Option<String>,
+    pub wall_seconds: f64,
+    /// Runs trained by the last invocation (the rest were resumed or merged).
+    pub runs_trained: u64,
+    pub counts: BTreeMap<String, u64>,
+}
+
+impl Manifest {
+    pub fn load(path: &Path) -> Result<Manifest> {
+        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+        serde_json::from_str(&text).with_context(|| format!("{} is not an initgrid manifest", path.display()))
+    }
+
+    /// Rebuilds the config from the stored text (for replay / report).
+    pub fn config(&self) -> Result<Config> {
+        Config::parse(&self.config_file, &self.config).map_err(|e| anyhow::anyhow!("the stored config no longer parses: {e}"))
+    }
+}
+
+/// ISO-8601 UTC timestamp (seconds).
+pub fn now_utc() -> String {
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let days = secs / 86_400;
+    let rem = secs % 86_400;
+    // civil-from-days (H. Hinnant's algorithm)
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = if m <= 2 { y + 1 } else { y };
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, (rem % 3600) / 60, rem % 60)
+}
+
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+pub const GIT_COMMIT: &str = env!("INITGRID_GIT_COMMIT");
+pub const RUSTC: &str = env!("INITGRID_RUSTC_VERSION");

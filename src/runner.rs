@@ -1,0 +1,248 @@
+//! Runs a grid on all cores: work units in canonical order, results written as atomic chunk
+//! files as soon as a window of units is complete, resumable, shardable, interruptible.
+//!
+//! * a **unit** is up to [`BLOCK`] consecutive replicates of one cell (trained in SIMD lanes);
+//! * a **window** is [`WINDOW_UNITS`] consecutive units; its rows become one chunk file
+//!   `chunks/w<index>.parquet`. The partition depends only on the grid (never on threads or
+//!   scheduling), so a resumed, sharded or single run produces the same chunks;
+//! * shard K of N owns the windows w with w mod N = K.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, mpsc};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::core::Outcome;
+use crate::grid::Grid;
+use crate::sink::{RunRow, runs_frame, write_parquet_atomic};
+
+/// Replicates per work unit.
+pub const BLOCK: u32 = 32;
+/// Units per chunk file.
+pub const WINDOW_UNITS: usize = 16;
+
+/// A contiguous block of replicates of one cell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Unit {
+    pub cell: usize,
+    pub r0: u32,
+    pub r1: u32,
+}
+
+/// All units in canonical order.
+pub fn units(grid: &Grid) -> Vec<Unit> {
+    let mut out = Vec::new();
+    for c in &grid.cells {
+        let mut r = 0;
+        while r < grid.seeds {
+            let r1 = (r + BLOCK).min(grid.seeds);
+            out.push(Unit { cell: c.index, r0: r, r1 });
+            r = r1;
+        }
+    }
+    out
+}
+
+pub fn n_windows(n_units: usize) -> usize {
+    n_units.div_ceil(WINDOW_UNITS)
+}
+
+pub fn chunk_path(dir: &Path, w: usize) -> PathBuf {
+    dir.join("chunks").join(format!("w{w:07}.parquet"))
+}
+
+/// Trains one unit; results in replicate order.
+pub fn run_unit(grid: &Grid, u: Unit) -> Vec<RunRow> {
+    let cell = &grid.cells[u.cell];
+    let seeds: Vec<u64> = (u.r0..u.r1).map(|r| grid.seed(r)).collect();
+    let t0 = Instant::now();
+    let mut out: Vec<Option<RunRow>> = vec![None; seeds.len()];
+    cell.trainer.run_many(&seeds, |i, result| {
+        out[i] = Some(RunRow { cell: u.cell, replicate: u.r0 + i as u32, seed: seeds[i], result, wall_us: 0 });
+    });
+    let total_us = t0.elapsed().as_micros() as f64;
+    let rows: Vec<RunRow> = out.into_iter().map(|r| r.expect("every seed reported")).collect();
+    // Attribute the group's time to its runs in proportion to the epochs each trained.
+    let weight: f64 = rows.iter().map(|r| r.result.epochs as f64 + 1.0).sum();
+    rows.into_iter()
+        .map(|mut r| {
+            r.wall_us = (total_us * (r.result.epochs as f64 + 1.0) / weight).round() as u64;
+            r
+        })
+        .collect()
+}
+
+/// How the runner reports progress.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProgressMode {
+    /// A bar when stderr is a terminal, plain periodic lines otherwise.
+    Auto,
+    Quiet,
+}
+
+/// What a call to [`run_windows`] did.
+#[derive(Debug, Clone, Default)]
+pub struct RunStats {
+    pub runs_done: u64,
+    pub runs_skipped: u64,
+    pub windows_written: usize,
+    pub interrupted: bool,
+    pub counts: [u64; 4],
+    pub wall: Duration,
+}
+
+/// Runs every window in `todo` (window indices) whose chunk is missing, writing chunks into
+/// `dir/chunks`. Stops taking new units when `stop` is set.
+pub fn run_windows(grid: &Grid, dir: &Path, todo: &[usize], threads: usize, progress: ProgressMode, stop: Arc<AtomicBool>) -> Result<RunStats> {
+    let all_units = units(grid);
+    std::fs::create_dir_all(dir.join("chunks")).with_context(|| format!("cannot create {}", dir.join("chunks").display()))?;
+    let mut stats = RunStats::default();
+    let pending: Vec<usize> = todo.iter().copied().filter(|&w| !chunk_path(dir, w).exists()).collect();
+    let runs_in = |w: usize| -> u64 { window_units(&all_units, w).iter().map(|u| (u.r1 - u.r0) as u64).sum() };
+    stats.runs_skipped = todo.iter().filter(|w| !pending.contains(w)).map(|&w| runs_in(w)).sum();
+    let total: u64 = pending.iter().map(|&w| runs_in(w)).sum();
+    // The work list: (window slot, unit) in canonical order.
+    let work: Vec<(usize, Unit)> = pending.iter().enumerate().flat_map(|(slot, &w)| window_units(&all_units, w).iter().map(move |u| (slot, *u))).collect();
+    let mut remaining: Vec<usize> = pending.iter().map(|&w| window_units(&all_units, w).len()).collect();
+    let mut rows: Vec<Vec<Vec<RunRow>>> = pending.iter().map(|_| Vec::new()).collect();
+    let mut unit_pos: Vec<Vec<usize>> = pending.iter().map(|_| Vec::new()).collect();
+
+    let bar = make_bar(total, progress);
+    let t0 = Instant::now();
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().context("cannot start the thread pool")?;
+    let next = AtomicUsize::new(0);
+    let (tx, rx) = mpsc::channel::<(usize, Vec<RunRow>)>();
+    let mut write_err: Option<anyhow::Error> = None;
+    let mut last_line = Instant::now();
+    pool.in_place_scope(|s| {
+        for _ in 0..threads {
+            let tx = tx.clone();
+            let (next, work, stop) = (&next, &work, &stop);
+            s.spawn(move |_| {
+                loop {
+                    if stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= work.len() {
+                        break;
+                    }
+                    let r = run_unit(grid, work[i].1);
+                    if tx.send((i, r)).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(tx);
+        for (i, r) in rx.iter() {
+            let slot = work[i].0;
+            for row in &r {
+                stats.counts[row.result.outcome as usize] += 1;
+            }
+            stats.runs_done += r.len() as u64;
+            bar.inc(r.len() as u64);
+            unit_pos[slot].push(i);
+            rows[slot].push(r);
+            remaining[slot] -= 1;
+            if remaining[slot] == 0 && write_err.is_none() {
+                // Window complete: order its units canonically and write the chunk.
+                let mut order: Vec<usize> = (0..rows[slot].len()).collect();
+                order.sort_by_key(|&k| unit_pos[slot][k]);
+                let flat: Vec<RunRow> = order.iter().flat_map(|&k| rows[slot][k].iter().copied()).collect();
+                rows[slot] = Vec::new();
+                let res = runs_frame(grid, &flat).map_err(anyhow::Error::from).and_then(|mut df| write_parquet_atomic(&chunk_path(dir, pending[slot]), &mut df));
+                match res {
+                    Ok(()) => stats.windows_written += 1,
+                    Err(e) => {
+                        write_err = Some(e);
+                        stop.store(true, Ordering::Relaxed);
+                    }
+                }
+            }
+            let c = stats.counts;
+            bar.set_message(format!("converged {}  diverged {}  dead {}  stalled {}", c[0], c[1], c[2], c[3]));
+            if bar.is_hidden() && progress == ProgressMode::Auto && last_line.elapsed() > Duration::from_secs(10) {
+                last_line = Instant::now();
+                let done = stats.runs_done;
+                let el = t0.elapsed().as_secs_f64();
+                let rate = done as f64 / el.max(1e-9);
+                let eta = (total - done) as f64 / rate.max(1e-9);
+                eprintln!("[{el:>6.0}s] {done}/{total} runs ({:.1}%), {rate:.0} runs/s, eta {eta:.0}s; converged {} diverged {} dead {} stalled {}", 100.0 * done as f64 / total.max(1) as f64, c[0], c[1], c[2], c[3]);
+            }
+        }
+    });
+    bar.finish_and_clear();
+    stats.wall = t0.elapsed();
+    if let Some(e) = write_err {
+        return Err(e.context(format!("writing results under {} failed; finished chunks are intact — free space or fix permissions, then run the same command again to resume", dir.display())));
+    }
+    stats.interrupted = stop.load(Ordering::Relaxed) && remaining.iter().any(|&r| r > 0);
+    Ok(stats)
+}
+
+fn window_units(all: &[Unit], w: usize) -> &[Unit] {
+    let a = w * WINDOW_UNITS;
+    &all[a.min(all.len())..((w + 1) * WINDOW_UNITS).min(all.len())]
+}
+
+fn make_bar(total: u64, mode: ProgressMode) -> ProgressBar {
+    if mode == ProgressMode::Quiet {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr_with_hz(4));
+    bar.set_style(
+        ProgressStyle::with_template("{elapsed_precise} [{bar:30.cyan/blue}] {human_pos}/{human_len} runs  {per_sec}  eta {eta}  {msg}")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    bar
+}
+
+/// The windows a shard owns.
+pub fn shard_windows(n_windows: usize, shard: Option<(u32, u32)>) -> Vec<usize> {
+    match shard {
+        None => (0..n_windows).collect(),
+        Some((k, n)) => (0..n_windows).filter(|w| w % n as usize == k as usize).collect(),
+    }
+}
+
+/// Parses `K/N` or `auto/N` (SLURM_ARRAY_TASK_ID, then JOB_COMPLETION_INDEX).
+pub fn parse_shard(s: &str) -> Result<(u32, u32)> {
+    let Some((k, n)) = s.split_once('/') else { bail!("--shard {s}: write K/N, e.g. --shard 0/4 (K counts from 0) or --shard auto/4") };
+    let n: u32 = n.trim().parse().with_context(|| format!("--shard {s}: N must be a positive integer"))?;
+    if n == 0 {
+        bail!("--shard {s}: N must be ≥ 1");
+    }
+    let k: u32 = if k.trim() == "auto" {
+        let (var, val) = ["SLURM_ARRAY_TASK_ID", "JOB_COMPLETION_INDEX"]
+            .iter()
+            .find_map(|v| std::env::var(v).ok().map(|x| (*v, x)))
+            .with_context(|| format!("--shard {s}: neither SLURM_ARRAY_TASK_ID nor JOB_COMPLETION_INDEX is set; give K explicitly"))?;
+        val.trim().parse().with_context(|| format!("--shard {s}: {var}={val} is not an integer"))?
+    } else {
+        k.trim().parse().with_context(|| format!("--shard {s}: K must be an integer"))?
+    };
+    if k >= n {
+        bail!("--shard {k}/{n}: K must be in 0..{n} (0 ≤ K < N); with sbatch --array=0-{} use --shard auto/{n}", n - 1);
+    }
+    Ok((k, n))
+}
+
+/// Counts of an outcome slice, as `[converged, diverged, dead, stalled]`.
+pub fn outcome_counts(rows: &[RunRow]) -> [u64; 4] {
+    let mut c = [0; 4];
+    for r in rows {
+        c[r.result.outcome as usize] += 1;
+    }
+    c
+}
+
+#[allow(dead_code)]
+fn _outcome_order_is_stable() {
+    // The counts arrays index outcomes by their enum discriminant.
+    const _: () = assert!(Outcome::Converged as usize == 0 && Outcome::Stalled as usize == 3);
+}
