@@ -1,0 +1,174 @@
+//! The real binary on small grids: outputs, schema, determinism, the answers commands.
+
+mod common;
+
+use common::*;
+use polars::prelude::*;
+use predicates::prelude::*;
+
+#[test]
+fn runs_and_cells_tables_have_the_documented_schema() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = write(tmp.path(), "g.toml", SMALL);
+    let out = tmp.path().join("out");
+    run_ok(&cfg, &out, &[]);
+    let runs = read(&out.join("runs.parquet"));
+    assert_eq!(runs.height(), 12 * 40);
+    let expect: &[(&str, DataType)] = &[
+        ("run_id", DataType::String),
+        ("cell_id", DataType::String),
+        ("replicate", DataType::UInt32),
+        ("seed", DataType::UInt64),
+        ("dataset", DataType::String),
+        ("targets", DataType::String),
+        ("layout", DataType::String),
+        ("hidden", DataType::UInt32),
+        ("init_order", DataType::String),
+        ("init_dist", DataType::String),
+        ("bias_init", DataType::String),
+        ("batch_norm", DataType::Boolean),
+        ("loss", DataType::String),
+        ("batch", DataType::String),
+        ("sample_order", DataType::String),
+        ("lr", DataType::Float64),
+        ("momentum", DataType::Float64),
+        ("max_epochs", DataType::UInt32),
+        ("tol", DataType::Float64),
+        ("diverge_loss", DataType::Float64),
+        ("outcome", DataType::String),
+        ("epochs", DataType::UInt32),
+        ("final_loss", DataType::Float64),
+        ("min_loss", DataType::Float64),
+        ("accuracy", DataType::Float64),
+        ("born_dead", DataType::Boolean),
+        ("dead_units_init", DataType::UInt32),
+        ("dead_units_final", DataType::UInt32),
+        ("max_abs_param", DataType::Float64),
+        ("wall_us", DataType::UInt64),
+    ];
+    let got: Vec<(String, DataType)> = runs.schema().iter().map(|(n, t)| (n.to_string(), t.clone())).collect();
+    let want: Vec<(String, DataType)> = expect.iter().map(|(n, t)| (n.to_string(), t.clone())).collect();
+    assert_eq!(got, want);
+
+    let cells = read(&out.join("cells.parquet"));
+    assert_eq!(cells.height(), 12);
+    let n = cells.column("n").unwrap().u64().unwrap();
+    let total: Vec<u64> = (0..12)
+        .map(|i| ["converged", "diverged", "dead", "stalled"].iter().map(|c| cells.column(c).unwrap().u64().unwrap().get(i).unwrap()).sum())
+        .collect();
+    for i in 0..12 {
+        assert_eq!(n.get(i), Some(40));
+        assert_eq!(total[i], 40, "outcome counts sum to n");
+        let p = cells.column("p_converged").unwrap().f64().unwrap().get(i).unwrap();
+        let lo = cells.column("p_converged_lo").unwrap().f64().unwrap().get(i).unwrap();
+        let hi = cells.column("p_converged_hi").unwrap().f64().unwrap().get(i).unwrap();
+        assert!(lo <= p && p <= hi);
+    }
+    for c in ["p_diverged_lo", "p_dead_hi", "p_stalled", "epochs_median", "epochs_p90", "cell_id", "layout", "lr"] {
+        assert!(cells.column(c).is_ok(), "cells.parquet lacks {c}");
+    }
+    // cells are in canonical order: layout slowest, lr fastest
+    let lay = cells.column("layout").unwrap().str().unwrap();
+    let lr = cells.column("lr").unwrap().f64().unwrap();
+    assert_eq!(lay.get(0), Some("sigmoid-sigmoid"));
+    assert_eq!((lr.get(0), lr.get(1)), (Some(0.5), Some(3.0)));
+    assert_eq!(lay.get(11), Some("relu-relu"));
+    let effects = read(&out.join("effects.parquet"));
+    assert_eq!(effects.height(), (3 + 2 + 2) * 4);
+    let m: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();
+    for k in ["config", "resolved", "config_hash", "initgrid_version", "git_commit", "rustc", "threads", "started", "finished", "wall_seconds", "counts"] {
+        assert!(m.get(k).is_some(), "manifest lacks {k}");
+    }
+    assert!(out.join("report.html").exists());
+}
+
+#[test]
+fn results_do_not_depend_on_the_thread_count() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = write(tmp.path(), "g.toml", &SMALL.replace("seeds = 40", "seeds = 70"));
+    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+    run_ok(&cfg, &a, &["--threads", "1"]);
+    run_ok(&cfg, &b, &["--threads", "3"]);
+    assert!(runs_no_timing(&a).equals_missing(&runs_no_timing(&b)));
+    assert!(read(&a.join("cells.parquet")).equals_missing(&read(&b.join("cells.parquet"))));
+}
+
+#[test]
+fn cell_ids_are_stable_when_an_axis_grows() {
+    let tmp = tempfile::tempdir().unwrap();
+    let c1 = write(tmp.path(), "a.toml", SMALL);
+    let c2 = write(tmp.path(), "b.toml", &SMALL.replace("lr = [0.5, 3.0]", "lr = [0.5, 1.5, 3.0]"));
+    let dry = |c: &std::path::Path| String::from_utf8(bin().arg("--config").arg(c).arg("--dry-run").output().unwrap().stdout).unwrap();
+    let (a, b) = (dry(&c1), dry(&c2));
+    assert!(a.contains("12 cells × 40 seeds = 480 runs"), "{a}");
+    assert!(b.contains("18 cells"), "{b}");
+    assert!(a.contains("estimated time"));
+    let ids = |s: &str| -> Vec<(String, String)> {
+        s.lines().filter(|l| l.contains("layout=")).map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            (f[1].to_string(), f[2..].join(" "))
+        }).collect()
+    };
+    let (ia, ib) = (ids(&a), ids(&b));
+    assert_eq!(ia.len(), 12);
+    for x in &ia {
+        assert!(ib.contains(x), "{x:?} lost its id");
+    }
+}
+
+#[test]
+fn summary_compare_and_replay_answer_questions() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = write(tmp.path(), "g.toml", SMALL);
+    let out = tmp.path().join("out");
+    run_ok(&cfg, &out, &[]);
+    bin().args(["summary"]).arg(&out).args(["--by", "layout,lr"]).assert().success().stdout(predicate::str::contains("relu-sigmoid").and(predicate::str::contains("95% CI")));
+    let j = bin().args(["summary"]).arg(&out).args(["--by", "layout", "--where", "lr=3", "--outcome", "failed", "--format", "json"]).output().unwrap();
+    assert!(j.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&j.stdout).unwrap();
+    assert_eq!(v.as_array().unwrap().len(), 3);
+    assert_eq!(v[0]["n"], 80);
+    bin().args(["summary"]).arg(&out).args(["--format", "csv", "--by", "layout"]).assert().success().stdout(predicate::str::starts_with("layout,k,n,p_converged,lo,hi"));
+    bin().args(["summary"]).arg(&out).args(["--by", "layuot"]).assert().code(2).stderr(predicate::str::contains("did you mean `layout`"));
+    bin().args(["compare"]).arg(&out).args(["--factor", "init_order"]).assert().success().stdout(predicate::str::contains("pooled"));
+    let cmp = read(&out.join("compare_init_order.parquet"));
+    assert!(cmp.height() >= 7);
+    for c in ["pairs", "both", "only_a", "only_b", "neither", "diff", "diff_lo", "diff_hi", "p_exact", "p_holm", "verdict"] {
+        assert!(cmp.column(c).is_ok(), "{c}");
+    }
+    // Replay one run of each outcome the grid produced; each must verify bit for bit.
+    let runs = read(&out.join("runs.parquet"));
+    let outcomes = runs.column("outcome").unwrap().str().unwrap().clone();
+    let ids = runs.column("run_id").unwrap().str().unwrap().clone();
+    let mut seen = std::collections::HashSet::new();
+    for i in 0..runs.height() {
+        let o = outcomes.get(i).unwrap();
+        if seen.insert(o.to_string()) {
+            let r = bin().args(["replay"]).arg(&out).args(["--run", ids.get(i).unwrap(), "--json"]).output().unwrap();
+            assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+            let v: serde_json::Value = serde_json::from_slice(&r.stdout).unwrap();
+            assert_eq!(v["verified"], true);
+            assert_eq!(v["outcome"], o);
+            let epochs = v["epochs"].as_u64().unwrap() as usize;
+            assert_eq!(v["losses"].as_array().unwrap().len(), epochs + 1);
+            assert_eq!(v["initial_params"]["layers"][0]["weights"].as_array().unwrap().len(), 4);
+            assert_eq!(v["final_params"]["layers"][1]["weights"][0].as_array().unwrap().len(), 4);
+        }
+    }
+    assert!(seen.contains("converged") && seen.contains("dead"), "{seen:?}");
+    bin().args(["replay"]).arg(&out).args(["--run", "nope"]).assert().code(2);
+}
+
+#[test]
+fn diverged_runs_replay_too() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = write(tmp.path(), "d.toml", "name = \"d\"\nseeds = 8\n[train]\ndataset = \"four\"\nlayout = \"tanh-linear\"\nmax_epochs = 50\n[grid]\nlr = [5.0, 50.0]\n");
+    let out = tmp.path().join("o");
+    run_ok(&cfg, &out, &[]);
+    let runs = read(&out.join("runs.parquet"));
+    let mask = runs.column("outcome").unwrap().str().unwrap().equal("diverged");
+    let d = runs.filter(&mask).unwrap();
+    assert!(d.height() > 0);
+    let id = d.column("run_id").unwrap().str().unwrap().get(0).unwrap().to_string();
+    bin().args(["replay"]).arg(&out).args(["--run", &id]).assert().success().stdout(predicate::str::contains("verified"));
+}

@@ -1,0 +1,49 @@
+//! Helpers shared by the integration tests: run the real binary, read tables back.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use polars::prelude::*;
+
+pub fn bin() -> Command {
+    let mut c = Command::cargo_bin("initgrid").expect("binary built");
+    c.env_remove("RAYON_NUM_THREADS");
+    c
+}
+
+pub fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+pub fn read(p: &Path) -> DataFrame {
+    ParquetReader::new(std::fs::File::open(p).unwrap()).finish().unwrap()
+}
+
+/// runs.parquet without the timing column.
+pub fn runs_no_timing(dir: &Path) -> DataFrame {
+    read(&dir.join("runs.parquet")).drop("wall_us").unwrap()
+}
+
+/// A small grid that runs in about a second in a debug build.
+pub const SMALL: &str = r#"
+name = "small"
+seeds = 40
+base_seed = 7
+[train]
+dataset = "three"
+max_epochs = 400
+[grid]
+layout = ["sigmoid-sigmoid", "relu-sigmoid", "relu-relu"]
+init_order = ["neuron", "layer"]
+lr = [0.5, 3.0]
+"#;
+
+/// Runs a config to completion into `out`, asserting success.
+pub fn run_ok(cfg: &Path, out: &Path, extra: &[&str]) -> String {
+    let o = bin().arg("--config").arg(cfg).arg("--out").arg(out).arg("--quiet").args(extra).output().unwrap();
+    assert!(o.status.success(), "run failed: {}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8_lossy(&o.stderr).to_string()
+}
