@@ -1,0 +1,134 @@
+//! Never lose a run: kill -9 / Ctrl-C then resume, shards merged, missing/duplicate shards.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Child, Command as StdCommand, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+use predicates::prelude::*;
+
+/// ~10 chunk windows; a few seconds in a debug build.
+const MID: &str = r#"
+name = "mid"
+seeds = 400
+base_seed = 11
+[train]
+dataset = "five"
+max_epochs = 600
+[grid]
+layout = ["sigmoid-sigmoid", "relu-sigmoid", "relu-sigmoid-sigmoid"]
+init_order = ["neuron", "layer"]
+lr = [0.5, 0.9]
+"#;
+
+fn spawn(cfg: &Path, out: &Path, extra: &[&str]) -> Child {
+    StdCommand::new(assert_cmd::cargo::cargo_bin("initgrid"))
+        .arg("--config")
+        .arg(cfg)
+        .arg("--out")
+        .arg(out)
+        .arg("--threads")
+        .arg("2")
+        .args(extra)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+fn chunks(out: &Path) -> usize {
+    std::fs::read_dir(out.join("chunks")).map(|r| r.filter_map(|e| e.ok()).filter(|e| e.file_name().to_string_lossy().ends_with(".parquet")).count()).unwrap_or(0)
+}
+
+fn wait_for_chunks(out: &Path, n: usize) {
+    let t0 = Instant::now();
+    while chunks(out) < n {
+        assert!(t0.elapsed() < Duration::from_secs(120), "no chunk appeared");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+fn reference(tmp: &Path, cfg: &Path) -> polars::prelude::DataFrame {
+    let r = tmp.join("ref");
+    run_ok(cfg, &r, &["--threads", "2"]);
+    runs_no_timing(&r)
+}
+
+#[test]
+fn kill_9_then_resume_equals_an_uninterrupted_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = write(tmp.path(), "m.toml", MID);
+    let out = tmp.path().join("o");
+    let mut child = spawn(&cfg, &out, &["--quiet"]);
+    wait_for_chunks(&out, 2);
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let before = chunks(&out);
+    assert!(!out.join("runs.parquet").exists(), "the run finished before it could be killed");
+    let err = run_ok(&cfg, &out, &["--threads", "2"]);
+    let _ = err;
+    assert!(runs_no_timing(&out).equals_missing(&reference(tmp.path(), &cfg)));
+    assert!(before >= 2);
+}
+
+#[test]
+fn ctrl_c_flushes_and_resume_completes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = write(tmp.path(), "m.toml", MID);
+    let out = tmp.path().join("o");
+    let child = spawn(&cfg, &out, &[]);
+    wait_for_chunks(&out, 1);
+    StdCommand::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    let o = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(130), "{err}");
+    assert!(err.contains("resume with the same command"), "{err}");
+    assert!(!out.join("runs.parquet").exists());
+    let msg = run_ok(&cfg, &out, &["--threads", "2"]);
+    let _ = msg;
+    assert!(runs_no_timing(&out).equals_missing(&reference(tmp.path(), &cfg)));
+}
+
+#[test]
+fn three_shards_merged_equal_one_run_and_gaps_are_named() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = write(tmp.path(), "m.toml", &MID.replace("seeds = 400", "seeds = 200"));
+    let dirs: Vec<_> = (0..3).map(|k| tmp.path().join(format!("s{k}"))).collect();
+    for (k, d) in dirs.iter().enumerate() {
+        run_ok(&cfg, d, &["--shard", &format!("{k}/3")]);
+        assert!(!d.join("runs.parquet").exists());
+    }
+    let merged = tmp.path().join("merged");
+    bin().arg("merge").arg(&merged).args(&dirs).arg("--quiet").assert().success();
+    assert!(runs_no_timing(&merged).equals_missing(&reference(tmp.path(), &cfg)));
+    assert!(merged.join("cells.parquet").exists() && merged.join("manifest.json").exists());
+    // missing shard
+    bin().arg("merge").arg(tmp.path().join("m2")).args(&dirs[..2]).assert().code(2).stderr(predicate::str::contains("missing shard(s): 2/3"));
+    // duplicated shard
+    let dup = tmp.path().join("dup");
+    std::fs::create_dir_all(&dup).unwrap();
+    for e in std::fs::read_dir(&dirs[1]).unwrap() {
+        let e = e.unwrap();
+        if e.path().is_file() {
+            std::fs::copy(e.path(), dup.join(e.file_name())).unwrap();
+        }
+    }
+    bin().arg("merge").arg(tmp.path().join("m3")).args(&dirs).arg(&dup).assert().code(2).stderr(predicate::str::contains("duplicated shard(s): shard 1/3"));
+    // shards of a different config
+    let other = write(tmp.path(), "o.toml", &MID.replace("seeds = 400", "seeds = 100"));
+    let od = tmp.path().join("other");
+    run_ok(&other, &od, &["--shard", "0/3"]);
+    bin().arg("merge").arg(tmp.path().join("m4")).args(&dirs[1..]).arg(&od).assert().code(2).stderr(predicate::str::contains("different config"));
+}
+
+#[test]
+fn shard_auto_reads_the_slurm_task_id() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = write(tmp.path(), "m.toml", &MID.replace("seeds = 400", "seeds = 32"));
+    let d = tmp.path().join("a");
+    bin().arg("--config").arg(&cfg).arg("--out").arg(&d).args(["--shard", "auto/2", "--quiet"]).env("SLURM_ARRAY_TASK_ID", "1").assert().success();
+    assert!(d.join("state-shard-1-of-2.json").exists());
+    bin().arg("--config").arg(&cfg).arg("--out").arg(&d).args(["--shard", "auto/2"]).env_remove("SLURM_ARRAY_TASK_ID").env_remove("JOB_COMPLETION_INDEX").assert().code(2).stderr(predicate::str::contains("SLURM_ARRAY_TASK_ID"));
+}
