@@ -14,7 +14,13 @@ fn main() {
         .output()
         .ok()
         .is_some_and(|o| !o.stdout.is_empty());
-    let git = if git.is_empty() { "unknown".to_string() } else if dirty { format!("{git}-dirty") } else { git };
+    let git = if git.is_empty() {
+        "unknown".to_string()
+    } else if dirty {
+        format!("{git}-dirty")
+    } else {
+        git
+    };
     println!("cargo:rustc-env=INITGRID_GIT_COMMIT={git}");
     let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
     let ver = Command::new(rustc)

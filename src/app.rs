@@ -62,7 +62,11 @@ pub fn threads(arg: Option<usize>) -> Result<usize> {
     match arg {
         Some(0) => usage("--threads 0: give at least 1 thread"),
         Some(n) => Ok(n),
-        None => Ok(std::env::var("RAYON_NUM_THREADS").ok().and_then(|v| v.parse().ok()).filter(|&n| n > 0).unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1))),
+        None => Ok(std::env::var("RAYON_NUM_THREADS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .filter(|&n| n > 0)
+            .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1))),
     }
 }
 
@@ -76,7 +80,16 @@ fn state_name(shard: Option<(u32, u32)>) -> String {
 /// Every state file in a directory (single run or shards).
 pub fn state_files(dir: &Path) -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map(|rd| rd.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("state") && n.ends_with(".json"))).collect())
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
+                .map(|e| e.path())
+                .filter(|p| {
+                    p.file_name()
+                        .and_then(|n| n.to_str())
+                        .is_some_and(|n| n.starts_with("state") && n.ends_with(".json"))
+                })
+                .collect()
+        })
         .unwrap_or_default();
     v.sort();
     v
@@ -89,7 +102,12 @@ fn run(args: RunArgs) -> Result<ExitCode> {
     let cfg = Config::load(cfg_path)?;
     let grid = Grid::build(&cfg)?;
     let threads = threads(args.threads)?;
-    let shard = args.shard.as_deref().map(parse_shard).transpose().map_err(|e| UsageError(format!("{e:#}")))?;
+    let shard = args
+        .shard
+        .as_deref()
+        .map(parse_shard)
+        .transpose()
+        .map_err(|e| UsageError(format!("{e:#}")))?;
     let dir = args.out.clone().unwrap_or_else(|| PathBuf::from("results").join(&cfg.name));
     let all_units = units(&grid);
     let nw = n_windows(all_units.len());
@@ -130,12 +148,22 @@ fn run(args: RunArgs) -> Result<ExitCode> {
             Some((k, n)) => format!("shard {k}/{n}: {} of {nw} windows", todo.len()),
             None => format!("{} runs", grid.n_runs()),
         };
-        eprintln!("initgrid {VERSION}: {} — {} cells × {} seeds, {what}, {threads} threads ({} kernel) → {}", cfg.name, grid.cells.len(), grid.seeds, crate::core::dispatch::simd_level(), dir.display());
+        eprintln!(
+            "initgrid {VERSION}: {} — {} cells × {} seeds, {what}, {threads} threads ({} kernel) → {}",
+            cfg.name,
+            grid.cells.len(),
+            grid.seeds,
+            crate::core::dispatch::simd_level(),
+            dir.display()
+        );
     }
     let t0 = Instant::now();
     let stats = runner::run_windows(&grid, &dir, &todo, threads, progress, stop.clone())?;
     if stats.runs_skipped > 0 && !args.quiet {
-        eprintln!("resumed: {} runs were already finished and kept, {} trained now", stats.runs_skipped, stats.runs_done);
+        eprintln!(
+            "resumed: {} runs were already finished and kept, {} trained now",
+            stats.runs_skipped, stats.runs_done
+        );
     }
     if stats.interrupted {
         eprintln!(
@@ -153,7 +181,12 @@ fn run(args: RunArgs) -> Result<ExitCode> {
         manifest.finished = Some(now_utc());
         crate::sink::write_bytes_atomic(&state, serde_json::to_string_pretty(&manifest)?.as_bytes())?;
         if !args.quiet {
-            eprintln!("shard {k}/{n} done: {} runs in {:.1}s. When all {n} shards are done: initgrid merge OUT {}", stats.runs_done, manifest.wall_seconds, dir.display());
+            eprintln!(
+                "shard {k}/{n} done: {} runs in {:.1}s. When all {n} shards are done: initgrid merge OUT {}",
+                stats.runs_done,
+                manifest.wall_seconds,
+                dir.display()
+            );
         }
         return Ok(ExitCode::SUCCESS);
     }
@@ -168,7 +201,10 @@ pub fn finalize(dir: &Path, cfg: &Config, grid: &Grid, chunks: &[PathBuf], mut m
     let runs_path = dir.join("runs.parquet");
     let n = crate::sink::concat_parquet(chunks, &runs_path)?;
     if n != grid.n_runs() {
-        bail!("the chunks hold {n} runs but the grid has {}: the results directory is inconsistent; rerun with --fresh", grid.n_runs());
+        bail!(
+            "the chunks hold {n} runs but the grid has {}: the results directory is inconsistent; rerun with --fresh",
+            grid.n_runs()
+        );
     }
     let stats = crate::tables::aggregate_cells(grid, &runs_path)?;
     let mut cells = crate::tables::cells_frame(grid, &stats)?;
@@ -188,16 +224,32 @@ pub fn finalize(dir: &Path, cfg: &Config, grid: &Grid, chunks: &[PathBuf], mut m
     let report_ok = match crate::report_data::write_report(dir, cfg, grid, &stats, &effects, &manifest) {
         Ok(()) => true,
         Err(e) => {
-            eprintln!("warning: report.html could not be written ({e:#}); the tables are complete. Retry with `initgrid report {}`", dir.display());
+            eprintln!(
+                "warning: report.html could not be written ({e:#}); the tables are complete. Retry with `initgrid report {}`",
+                dir.display()
+            );
             false
         }
     };
     if !quiet {
         let rate = manifest.runs_trained as f64 / manifest.wall_seconds.max(1e-9);
-        eprintln!("\n{} runs ({} trained now) in {:.1}s — {:.0} runs/s", grid.n_runs(), manifest.runs_trained, manifest.wall_seconds, rate);
+        eprintln!(
+            "\n{} runs ({} trained now) in {:.1}s — {:.0} runs/s",
+            grid.n_runs(),
+            manifest.runs_trained,
+            manifest.wall_seconds,
+            rate
+        );
         eprintln!("{}", crate::summary::closing_table(grid, &stats));
-        eprintln!("wrote {}/{{runs,cells,effects}}.parquet, manifest.json{}", dir.display(), if report_ok { ", report.html" } else { "" });
-        eprintln!("next: initgrid summary {0} --by layout,lr   |   initgrid compare {0} --factor <name>", dir.display());
+        eprintln!(
+            "wrote {}/{{runs,cells,effects}}.parquet, manifest.json{}",
+            dir.display(),
+            if report_ok { ", report.html" } else { "" }
+        );
+        eprintln!(
+            "next: initgrid summary {0} --by layout,lr   |   initgrid compare {0} --factor <name>",
+            dir.display()
+        );
     }
     Ok(())
 }
@@ -208,14 +260,31 @@ fn prepare_dir(dir: &Path, resolved: &Resolved, shard: Option<(u32, u32)>, fresh
     if dir.exists() && !dir.is_dir() {
         return usage(format!("--out {}: exists and is not a directory", dir.display()));
     }
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create the output directory {} — choose a writable place with --out DIR", dir.display()))?;
+    std::fs::create_dir_all(dir).with_context(|| {
+        format!(
+            "cannot create the output directory {} — choose a writable place with --out DIR",
+            dir.display()
+        )
+    })?;
     let probe = dir.join(format!(".initgrid-probe-{}", std::process::id()));
-    std::fs::write(&probe, b"ok").with_context(|| format!("the output directory {} is not writable — fix its permissions or choose another with --out DIR", dir.display()))?;
+    std::fs::write(&probe, b"ok").with_context(|| {
+        format!(
+            "the output directory {} is not writable — fix its permissions or choose another with --out DIR",
+            dir.display()
+        )
+    })?;
     let _ = std::fs::remove_file(&probe);
     let states = state_files(dir);
     let has_results = dir.join("chunks").exists() || dir.join("runs.parquet").exists();
     if fresh {
-        for p in ["chunks", "runs.parquet", "cells.parquet", "effects.parquet", "manifest.json", "report.html"] {
+        for p in [
+            "chunks",
+            "runs.parquet",
+            "cells.parquet",
+            "effects.parquet",
+            "manifest.json",
+            "report.html",
+        ] {
             let p = dir.join(p);
             if p.is_dir() {
                 std::fs::remove_dir_all(&p)?;
@@ -230,7 +299,10 @@ fn prepare_dir(dir: &Path, resolved: &Resolved, shard: Option<(u32, u32)>, fresh
     }
     if states.is_empty() {
         if has_results {
-            return usage(format!("{} holds results without an initgrid state file (another tool or version?): use --fresh to start over there, or another --out DIR", dir.display()));
+            return usage(format!(
+                "{} holds results without an initgrid state file (another tool or version?): use --fresh to start over there, or another --out DIR",
+                dir.display()
+            ));
         }
         return Ok(());
     }
@@ -240,7 +312,12 @@ fn prepare_dir(dir: &Path, resolved: &Resolved, shard: Option<(u32, u32)>, fresh
             if let (Some(a), Some(b)) = (old.shard, shard)
                 && a.1 != b.1
             {
-                return usage(format!("{} holds shards of a {}-way split; this run asks for {}-way: use the same N, or another --out DIR", dir.display(), a.1, b.1));
+                return usage(format!(
+                    "{} holds shards of a {}-way split; this run asks for {}-way: use the same N, or another --out DIR",
+                    dir.display(),
+                    a.1,
+                    b.1
+                ));
             }
             continue;
         }
@@ -251,7 +328,13 @@ fn prepare_dir(dir: &Path, resolved: &Resolved, shard: Option<(u32, u32)>, fresh
         } else {
             "use --fresh to discard the old results, or choose another --out DIR"
         };
-        return usage(format!("{} holds results of a different config (hash {} vs {}): changed: {}\n  fix: {hint}", dir.display(), old.config_hash, resolved.hash(), diff.join("; ")));
+        return usage(format!(
+            "{} holds results of a different config (hash {} vs {}): changed: {}\n  fix: {hint}",
+            dir.display(),
+            old.config_hash,
+            resolved.hash(),
+            diff.join("; ")
+        ));
     }
     Ok(())
 }
@@ -275,7 +358,14 @@ fn install_interrupt_handler() -> Arc<AtomicBool> {
 }
 
 fn dry_run(cfg: &Config, grid: &Grid, threads: usize, shard: Option<(u32, u32)>, nw: usize) -> Result<()> {
-    println!("{}: {} cells × {} seeds = {} runs ({} chunk windows)", cfg.name, grid.cells.len(), grid.seeds, grid.n_runs(), nw);
+    println!(
+        "{}: {} cells × {} seeds = {} runs ({} chunk windows)",
+        cfg.name,
+        grid.cells.len(),
+        grid.seeds,
+        grid.n_runs(),
+        nw
+    );
     let varied = &grid.varied;
     for c in grid.cells.iter().take(200) {
         println!("  {:>4}  {}  {}", c.index, c.id, c.describe(varied));
@@ -296,7 +386,12 @@ fn dry_run(cfg: &Config, grid: &Grid, threads: usize, shard: Option<(u32, u32)>,
     }
     let per_run = t0.elapsed().as_secs_f64() / (sample.len() * seeds.len()) as f64;
     let est = per_run * grid.n_runs() as f64 / threads as f64;
-    println!("estimated time: {} on {threads} threads (from {} sample runs; {:.0} µs per run)", human_secs(est), sample.len() * seeds.len(), per_run * 1e6);
+    println!(
+        "estimated time: {} on {threads} threads (from {} sample runs; {:.0} µs per run)",
+        human_secs(est),
+        sample.len() * seeds.len(),
+        per_run * 1e6
+    );
     Ok(())
 }
 

@@ -29,7 +29,11 @@ pub struct BenchResult {
 }
 
 pub fn reference_trainer(epochs: u32) -> Trainer {
-    let mut s = TrainSpec::new(Dataset::preset("four").expect("preset"), "relu-sigmoid".parse().expect("layout"), 0.1);
+    let mut s = TrainSpec::new(
+        Dataset::preset("four").expect("preset"),
+        "relu-sigmoid".parse().expect("layout"),
+        0.1,
+    );
     s.hidden = 4;
     s.max_epochs = epochs;
     s.tol = 0.0;
@@ -41,7 +45,10 @@ pub fn reference_trainer(epochs: u32) -> Trainer {
 pub fn run_bench(replicates: u32, epochs: u32, threads: usize, baseline: bool) -> Result<BenchResult> {
     let t = reference_trainer(epochs);
     let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build()?;
-    let blocks: Vec<(u32, u32)> = (0..replicates).step_by(BLOCK as usize).map(|r| (r, (r + BLOCK).min(replicates))).collect();
+    let blocks: Vec<(u32, u32)> = (0..replicates)
+        .step_by(BLOCK as usize)
+        .map(|r| (r, (r + BLOCK).min(replicates)))
+        .collect();
     let t0 = Instant::now();
     let (steps, low): (u64, u64) = pool.install(|| {
         blocks
@@ -67,7 +74,11 @@ pub fn run_bench(replicates: u32, epochs: u32, threads: usize, baseline: bool) -
     let wall = t0.elapsed().as_secs_f64();
     Ok(BenchResult {
         threads,
-        kernel: if baseline { "baseline".into() } else { crate::core::dispatch::simd_level().into() },
+        kernel: if baseline {
+            "baseline".into()
+        } else {
+            crate::core::dispatch::simd_level().into()
+        },
         replicates,
         epochs,
         wall_s: wall,
@@ -97,12 +108,27 @@ pub fn bench(a: &BenchArgs) -> Result<()> {
     if a.json {
         println!("{}", serde_json::to_string(&results[0])?);
     } else {
-        println!("reference workload: four, relu-sigmoid 1-4-2, U(-1,1), online SGD lr 0.1, {} epochs × {} replicates, loss evaluated every epoch", a.epochs, a.replicates);
+        println!(
+            "reference workload: four, relu-sigmoid 1-4-2, U(-1,1), online SGD lr 0.1, {} epochs × {} replicates, loss evaluated every epoch",
+            a.epochs, a.replicates
+        );
         for r in &results {
-            println!("  {:>2} thread(s) [{}]: {:.3} s  {:>10.0} trainings/s  {:>7.1} M sample-steps/s  (final loss < 0.01: {:.1}%)", r.threads, r.kernel, r.wall_s, r.trainings_per_s, r.sample_steps_per_s / 1e6, 100.0 * r.converged);
+            println!(
+                "  {:>2} thread(s) [{}]: {:.3} s  {:>10.0} trainings/s  {:>7.1} M sample-steps/s  (final loss < 0.01: {:.1}%)",
+                r.threads,
+                r.kernel,
+                r.wall_s,
+                r.trainings_per_s,
+                r.sample_steps_per_s / 1e6,
+                100.0 * r.converged
+            );
         }
         if results.len() == 2 {
-            println!("  scaling 1 → {} threads: {:.2}×", results[1].threads, results[0].wall_s / results[1].wall_s);
+            println!(
+                "  scaling 1 → {} threads: {:.2}×",
+                results[1].threads,
+                results[0].wall_s / results[1].wall_s
+            );
         }
     }
     Ok(())

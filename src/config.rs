@@ -82,22 +82,102 @@ pub struct ParamDef {
 
 /// Every training parameter, in canonical order (the order of Parquet columns).
 pub const PARAMS: [ParamDef; 16] = [
-    ParamDef { name: "dataset", kind: Kind::Str, default: None, help: "two, three, four, five, xor or a [datasets.NAME] table" },
-    ParamDef { name: "targets", kind: Kind::Str, default: Some("onehot"), help: "onehot (one output per class) or binary (one output)" },
-    ParamDef { name: "layout", kind: Kind::Str, default: None, help: "layers after the input, e.g. relu-sigmoid or relu:8-sigmoid:3-sigmoid" },
-    ParamDef { name: "hidden", kind: Kind::U32, default: Some("4"), help: "width of hidden layers without an explicit :width" },
-    ParamDef { name: "init_order", kind: Kind::Str, default: Some("neuron"), help: "neuron, layer or bias_first" },
-    ParamDef { name: "init_dist", kind: Kind::Str, default: Some("uniform(-1,1)"), help: "uniform(a,b), normal(m,s), xavier_uniform, xavier_normal, he_uniform, he_normal, lecun_uniform, lecun_normal, torch_default" },
-    ParamDef { name: "bias_init", kind: Kind::Str, default: Some("same"), help: "zeros, const(c), same, uniform(a,b), normal(m,s), torch_default" },
-    ParamDef { name: "batch_norm", kind: Kind::Bool, default: Some("false"), help: "batch norm before every hidden activation" },
-    ParamDef { name: "loss", kind: Kind::Str, default: Some("auto"), help: "mse, ce, or auto (ce for a softmax output, else mse)" },
-    ParamDef { name: "batch", kind: Kind::Batch, default: Some("online"), help: "online, full or a batch size" },
-    ParamDef { name: "sample_order", kind: Kind::Str, default: Some("fixed"), help: "fixed or shuffled (every epoch)" },
-    ParamDef { name: "lr", kind: Kind::F64, default: None, help: "learning rate > 0" },
-    ParamDef { name: "momentum", kind: Kind::F64, default: Some("0"), help: "SGD momentum in [0,1)" },
-    ParamDef { name: "max_epochs", kind: Kind::U32, default: Some("2000"), help: "epochs before a run counts as stalled" },
-    ParamDef { name: "tol", kind: Kind::F64, default: Some("0.01"), help: "converged when mean loss ≤ tol and all samples correct" },
-    ParamDef { name: "diverge_loss", kind: Kind::F64, default: Some("1000000"), help: "diverged when the loss exceeds this" },
+    ParamDef {
+        name: "dataset",
+        kind: Kind::Str,
+        default: None,
+        help: "two, three, four, five, xor or a [datasets.NAME] table",
+    },
+    ParamDef {
+        name: "targets",
+        kind: Kind::Str,
+        default: Some("onehot"),
+        help: "onehot (one output per class) or binary (one output)",
+    },
+    ParamDef {
+        name: "layout",
+        kind: Kind::Str,
+        default: None,
+        help: "layers after the input, e.g. relu-sigmoid or relu:8-sigmoid:3-sigmoid",
+    },
+    ParamDef {
+        name: "hidden",
+        kind: Kind::U32,
+        default: Some("4"),
+        help: "width of hidden layers without an explicit :width",
+    },
+    ParamDef {
+        name: "init_order",
+        kind: Kind::Str,
+        default: Some("neuron"),
+        help: "neuron, layer or bias_first",
+    },
+    ParamDef {
+        name: "init_dist",
+        kind: Kind::Str,
+        default: Some("uniform(-1,1)"),
+        help: "uniform(a,b), normal(m,s), xavier_uniform, xavier_normal, he_uniform, he_normal, lecun_uniform, lecun_normal, torch_default",
+    },
+    ParamDef {
+        name: "bias_init",
+        kind: Kind::Str,
+        default: Some("same"),
+        help: "zeros, const(c), same, uniform(a,b), normal(m,s), torch_default",
+    },
+    ParamDef {
+        name: "batch_norm",
+        kind: Kind::Bool,
+        default: Some("false"),
+        help: "batch norm before every hidden activation",
+    },
+    ParamDef {
+        name: "loss",
+        kind: Kind::Str,
+        default: Some("auto"),
+        help: "mse, ce, or auto (ce for a softmax output, else mse)",
+    },
+    ParamDef {
+        name: "batch",
+        kind: Kind::Batch,
+        default: Some("online"),
+        help: "online, full or a batch size",
+    },
+    ParamDef {
+        name: "sample_order",
+        kind: Kind::Str,
+        default: Some("fixed"),
+        help: "fixed or shuffled (every epoch)",
+    },
+    ParamDef {
+        name: "lr",
+        kind: Kind::F64,
+        default: None,
+        help: "learning rate > 0",
+    },
+    ParamDef {
+        name: "momentum",
+        kind: Kind::F64,
+        default: Some("0"),
+        help: "SGD momentum in [0,1)",
+    },
+    ParamDef {
+        name: "max_epochs",
+        kind: Kind::U32,
+        default: Some("2000"),
+        help: "epochs before a run counts as stalled",
+    },
+    ParamDef {
+        name: "tol",
+        kind: Kind::F64,
+        default: Some("0.01"),
+        help: "converged when mean loss ≤ tol and all samples correct",
+    },
+    ParamDef {
+        name: "diverge_loss",
+        kind: Kind::F64,
+        default: Some("1000000"),
+        help: "diverged when the loss exceeds this",
+    },
 ];
 
 /// Index of a parameter in [`PARAMS`].
@@ -189,7 +269,11 @@ pub fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) ->
 }
 
 fn unknown_key(ctx: &Ctx, span: &Range<usize>, section: &str, key: &str, valid: &[&str]) -> ConfigError {
-    let full = if section.is_empty() { key.to_string() } else { format!("{section}.{key}") };
+    let full = if section.is_empty() {
+        key.to_string()
+    } else {
+        format!("{section}.{key}")
+    };
     let fix = match closest(key, valid.iter().copied()) {
         Some(c) => format!("did you mean `{c}`? valid keys here: {}", valid.join(", ")),
         None => format!("valid keys here: {}", valid.join(", ")),
@@ -242,7 +326,10 @@ pub fn parse_value(p: &ParamDef, v: &DeValue, datasets: &BTreeMap<String, Datase
             Kind::F64 => "a number",
             Kind::Batch => "\"online\", \"full\" or an integer",
         };
-        (format!("expected {want}, found {}", type_name(v)), format!("{} = {}", p.name, example(p)))
+        (
+            format!("expected {want}, found {}", type_name(v)),
+            format!("{} = {}", p.name, example(p)),
+        )
     };
     match p.kind {
         Kind::Bool => match v {
@@ -251,7 +338,10 @@ pub fn parse_value(p: &ParamDef, v: &DeValue, datasets: &BTreeMap<String, Datase
         },
         Kind::U32 => match de_int(v) {
             Some(i) if (0..=u32::MAX as i128).contains(&i) => Ok(Value::U32(i as u32)),
-            Some(i) => Err((format!("{i} is out of range"), format!("{} must be between 0 and {}", p.name, u32::MAX))),
+            Some(i) => Err((
+                format!("{i} is out of range"),
+                format!("{} must be between 0 and {}", p.name, u32::MAX),
+            )),
             None => Err(wrong()),
         },
         Kind::F64 => match de_float(v) {
@@ -260,7 +350,10 @@ pub fn parse_value(p: &ParamDef, v: &DeValue, datasets: &BTreeMap<String, Datase
         },
         Kind::Batch => match (v, de_int(v)) {
             (_, Some(i)) if i >= 1 && i <= u32::MAX as i128 => Ok(Value::Str(Batch::Size(i as u32).to_string())),
-            (_, Some(i)) => Err((format!("batch size {i} must be ≥ 1"), "batch = \"online\", \"full\" or an integer ≥ 1".into())),
+            (_, Some(i)) => Err((
+                format!("batch size {i} must be ≥ 1"),
+                "batch = \"online\", \"full\" or an integer ≥ 1".into(),
+            )),
             (DeValue::String(s), _) => s
                 .parse::<Batch>()
                 .map(|b| Value::Str(b.to_string()))
@@ -295,7 +388,9 @@ fn canonical_str(name: &str, s: &str, datasets: &BTreeMap<String, Dataset>) -> R
                 Ok(s.to_string())
             } else {
                 let names: Vec<&str> = PRESETS.iter().copied().chain(datasets.keys().map(|k| k.as_str())).collect();
-                let hint = closest(s, names.iter().copied()).map(|c| format!("did you mean `{c}`? ")).unwrap_or_default();
+                let hint = closest(s, names.iter().copied())
+                    .map(|c| format!("did you mean `{c}`? "))
+                    .unwrap_or_default();
                 return Err((
                     format!("unknown data set `{s}`"),
                     format!("{hint}use one of {} or define it in a [datasets.{s}] table", names.join(", ")),
@@ -324,10 +419,16 @@ fn canonical_str(name: &str, s: &str, datasets: &BTreeMap<String, Dataset>) -> R
 fn check_range(name: &str, v: &Value) -> Result<(), (String, String)> {
     let bad = |m: String, f: &str| Err((m, f.to_string()));
     match (name, v) {
-        ("lr", Value::F64(x)) if !(x.is_finite() && *x > 0.0) => bad(format!("learning rate {x} must be a positive finite number"), "e.g. lr = 0.5"),
-        ("momentum", Value::F64(x)) if !(x.is_finite() && (0.0..1.0).contains(x)) => bad(format!("momentum {x} must be in [0, 1)"), "e.g. momentum = 0.9, or 0 for plain SGD"),
+        ("lr", Value::F64(x)) if !(x.is_finite() && *x > 0.0) => {
+            bad(format!("learning rate {x} must be a positive finite number"), "e.g. lr = 0.5")
+        }
+        ("momentum", Value::F64(x)) if !(x.is_finite() && (0.0..1.0).contains(x)) => {
+            bad(format!("momentum {x} must be in [0, 1)"), "e.g. momentum = 0.9, or 0 for plain SGD")
+        }
         ("tol", Value::F64(x)) if !(x.is_finite() && *x >= 0.0) => bad(format!("tol {x} must be a finite number ≥ 0"), "e.g. tol = 0.01"),
-        ("diverge_loss", Value::F64(x)) if x.is_nan() || *x <= 0.0 => bad(format!("diverge_loss {x} must be positive"), "e.g. diverge_loss = 1e6"),
+        ("diverge_loss", Value::F64(x)) if x.is_nan() || *x <= 0.0 => {
+            bad(format!("diverge_loss {x} must be positive"), "e.g. diverge_loss = 1e6")
+        }
         ("max_epochs", Value::U32(0)) => bad("max_epochs = 0 trains nothing".into(), "max_epochs must be ≥ 1, e.g. 2000"),
         ("hidden", Value::U32(0)) => bad("hidden = 0 leaves no hidden units".into(), "hidden must be ≥ 1, e.g. 4"),
         _ => Ok(()),
@@ -356,7 +457,12 @@ impl Config {
         let root = DeTable::parse(src).map_err(|e| {
             let span = e.span();
             let msg = e.message().trim().to_string();
-            ctx.err(span.as_ref(), "", format!("malformed TOML: {msg}"), "fix the TOML syntax at this position")
+            ctx.err(
+                span.as_ref(),
+                "",
+                format!("malformed TOML: {msg}"),
+                "fix the TOML syntax at this position",
+            )
         })?;
         let root = root.get_ref();
         let mut entries: Vec<_> = root.iter().collect();
@@ -366,28 +472,75 @@ impl Config {
                 return Err(unknown_key(&ctx, &k.span(), "", k.get_ref(), &TOP_KEYS));
             }
         }
-        let get = |name: &str| entries.iter().find(|(k, _)| k.get_ref().as_ref() == name).map(|(k, v)| (k.span(), *v));
+        let get = |name: &str| {
+            entries
+                .iter()
+                .find(|(k, _)| k.get_ref().as_ref() == name)
+                .map(|(k, v)| (k.span(), *v))
+        };
 
         let name = match get("name") {
             Some((_, v)) => match v.get_ref() {
                 DeValue::String(s) if valid_name(s) => s.to_string(),
-                DeValue::String(s) => return Err(ctx.err(Some(&v.span()), "name", format!("name `{s}` is not usable as a directory name"), "use letters, digits, '-', '_' and '.' only")),
-                other => return Err(ctx.err(Some(&v.span()), "name", format!("expected a string, found {}", type_name(other)), "name = \"my-grid\"")),
+                DeValue::String(s) => {
+                    return Err(ctx.err(
+                        Some(&v.span()),
+                        "name",
+                        format!("name `{s}` is not usable as a directory name"),
+                        "use letters, digits, '-', '_' and '.' only",
+                    ));
+                }
+                other => {
+                    return Err(ctx.err(
+                        Some(&v.span()),
+                        "name",
+                        format!("expected a string, found {}", type_name(other)),
+                        "name = \"my-grid\"",
+                    ));
+                }
             },
-            None => return Err(ctx.err(None, "name", "missing `name`", "add name = \"my-grid\" at the top (results go to results/<name>/)")),
+            None => {
+                return Err(ctx.err(
+                    None,
+                    "name",
+                    "missing `name`",
+                    "add name = \"my-grid\" at the top (results go to results/<name>/)",
+                ));
+            }
         };
         let seeds = match get("seeds") {
             Some((_, v)) => match de_int(v.get_ref()) {
                 Some(s) if s >= 1 && s <= u32::MAX as i128 => s as u32,
-                Some(s) => return Err(ctx.err(Some(&v.span()), "seeds", format!("seeds = {s}: need at least one replicate per cell"), "seeds = 500 (≈ ±4 points on a 50 % rate)")),
-                None => return Err(ctx.err(Some(&v.span()), "seeds", format!("expected an integer, found {}", type_name(v.get_ref())), "seeds = 500")),
+                Some(s) => {
+                    return Err(ctx.err(
+                        Some(&v.span()),
+                        "seeds",
+                        format!("seeds = {s}: need at least one replicate per cell"),
+                        "seeds = 500 (≈ ±4 points on a 50 % rate)",
+                    ));
+                }
+                None => {
+                    return Err(ctx.err(
+                        Some(&v.span()),
+                        "seeds",
+                        format!("expected an integer, found {}", type_name(v.get_ref())),
+                        "seeds = 500",
+                    ));
+                }
             },
             None => return Err(ctx.err(None, "seeds", "missing `seeds`", "add seeds = 500 (replicates per cell) at the top")),
         };
         let base_seed = match get("base_seed") {
             Some((_, v)) => match de_int(v.get_ref()) {
                 Some(s) if s >= 0 && s <= u64::MAX as i128 => s as u64,
-                _ => return Err(ctx.err(Some(&v.span()), "base_seed", format!("expected a non-negative integer, found {}", type_name(v.get_ref())), "base_seed = 2016")),
+                _ => {
+                    return Err(ctx.err(
+                        Some(&v.span()),
+                        "base_seed",
+                        format!("expected a non-negative integer, found {}", type_name(v.get_ref())),
+                        "base_seed = 2016",
+                    ));
+                }
             },
             None => 0,
         };
@@ -396,16 +549,31 @@ impl Config {
         let mut datasets = BTreeMap::new();
         if let Some((_, v)) = get("datasets") {
             let DeValue::Table(t) = v.get_ref() else {
-                return Err(ctx.err(Some(&v.span()), "datasets", "expected tables [datasets.NAME]", "[datasets.mine]\npoints = [[0.0, 0], [1.0, 1]]"));
+                return Err(ctx.err(
+                    Some(&v.span()),
+                    "datasets",
+                    "expected tables [datasets.NAME]",
+                    "[datasets.mine]\npoints = [[0.0, 0], [1.0, 1]]",
+                ));
             };
             for (k, dv) in t.iter() {
                 let dname = k.get_ref().to_string();
                 let key = format!("datasets.{dname}");
                 if PRESETS.contains(&dname.as_str()) {
-                    return Err(ctx.err(Some(&k.span()), &key, format!("`{dname}` is a built-in data set"), "choose another name for your data set"));
+                    return Err(ctx.err(
+                        Some(&k.span()),
+                        &key,
+                        format!("`{dname}` is a built-in data set"),
+                        "choose another name for your data set",
+                    ));
                 }
                 let DeValue::Table(dt) = dv.get_ref() else {
-                    return Err(ctx.err(Some(&dv.span()), &key, "expected a table with `points`", "[datasets.NAME]\npoints = [[0.0, 0], [1.0, 1]]"));
+                    return Err(ctx.err(
+                        Some(&dv.span()),
+                        &key,
+                        "expected a table with `points`",
+                        "[datasets.NAME]\npoints = [[0.0, 0], [1.0, 1]]",
+                    ));
                 };
                 let mut points = None;
                 let mut classes = None;
@@ -414,7 +582,14 @@ impl Config {
                         "points" => points = Some(dval),
                         "classes" => match de_int(dval.get_ref()) {
                             Some(c) if c >= 0 => classes = Some(c as usize),
-                            _ => return Err(ctx.err(Some(&dval.span()), &format!("{key}.classes"), "expected a positive integer", "classes = 2")),
+                            _ => {
+                                return Err(ctx.err(
+                                    Some(&dval.span()),
+                                    &format!("{key}.classes"),
+                                    "expected a positive integer",
+                                    "classes = 2",
+                                ));
+                            }
                         },
                         other => return Err(unknown_key(&ctx, &dk.span(), &key, other, &["points", "classes"])),
                     }
@@ -423,24 +598,47 @@ impl Config {
                     return Err(ctx.err(Some(&k.span()), &key, "missing `points`", "points = [[x, label], …]"));
                 };
                 let DeValue::Array(rows) = points.get_ref() else {
-                    return Err(ctx.err(Some(&points.span()), &format!("{key}.points"), "expected an array of points", "points = [[0.0, 0], [0.5, 1]]"));
+                    return Err(ctx.err(
+                        Some(&points.span()),
+                        &format!("{key}.points"),
+                        "expected an array of points",
+                        "points = [[0.0, 0], [0.5, 1]]",
+                    ));
                 };
                 let mut parsed = Vec::with_capacity(rows.len());
                 for (i, row) in rows.iter().enumerate() {
                     let DeValue::Array(vals) = row.get_ref() else {
-                        return Err(ctx.err(Some(&row.span()), &format!("{key}.points"), format!("point {} is not an array", i + 1), "write each point as [x₁, …, x_d, label]"));
+                        return Err(ctx.err(
+                            Some(&row.span()),
+                            &format!("{key}.points"),
+                            format!("point {} is not an array", i + 1),
+                            "write each point as [x₁, …, x_d, label]",
+                        ));
                     };
                     let mut r = Vec::with_capacity(vals.len());
                     for x in vals.iter() {
                         match de_float(x.get_ref()) {
                             Some(f) => r.push(f),
-                            None => return Err(ctx.err(Some(&x.span()), &format!("{key}.points"), format!("point {} holds {}, not a number", i + 1, type_name(x.get_ref())), "write each point as [x₁, …, x_d, label] with numbers")),
+                            None => {
+                                return Err(ctx.err(
+                                    Some(&x.span()),
+                                    &format!("{key}.points"),
+                                    format!("point {} holds {}, not a number", i + 1, type_name(x.get_ref())),
+                                    "write each point as [x₁, …, x_d, label] with numbers",
+                                ));
+                            }
                         }
                     }
                     parsed.push(r);
                 }
-                let d = Dataset::from_rows(&dname, &parsed, classes)
-                    .map_err(|e| ctx.err(Some(&points.span()), &format!("{key}.points"), e.0, "fix the points of this data set"))?;
+                let d = Dataset::from_rows(&dname, &parsed, classes).map_err(|e| {
+                    ctx.err(
+                        Some(&points.span()),
+                        &format!("{key}.points"),
+                        e.0,
+                        "fix the points of this data set",
+                    )
+                })?;
                 datasets.insert(dname, d);
             }
         }
@@ -458,7 +656,12 @@ impl Config {
                     return Err(unknown_key(&ctx, &k.span(), "train", key, &names));
                 };
                 if let DeValue::Array(_) = val.get_ref() {
-                    return Err(ctx.err(Some(&val.span()), &format!("train.{key}"), "a list in [train]", format!("move `{key}` to [grid] to vary it, or give a single value")));
+                    return Err(ctx.err(
+                        Some(&val.span()),
+                        &format!("train.{key}"),
+                        "a list in [train]",
+                        format!("move `{key}` to [grid] to vary it, or give a single value"),
+                    ));
                 }
                 let value = parse_value(&PARAMS[i], val.get_ref(), &datasets)
                     .and_then(|v| check_range(key, &v).map(|_| v))
@@ -481,13 +684,31 @@ impl Config {
                     return Err(unknown_key(&ctx, &k.span(), "grid", key, &names));
                 };
                 if fixed[i].is_some() {
-                    return Err(ctx.err(Some(&k.span()), &full, format!("`{key}` is both fixed in [train] and varied in [grid]"), format!("remove `{key}` from [train] (line {}) or from [grid]", ctx.pos(fixed_span[i].as_ref().expect("set")).0)));
+                    return Err(ctx.err(
+                        Some(&k.span()),
+                        &full,
+                        format!("`{key}` is both fixed in [train] and varied in [grid]"),
+                        format!(
+                            "remove `{key}` from [train] (line {}) or from [grid]",
+                            ctx.pos(fixed_span[i].as_ref().expect("set")).0
+                        ),
+                    ));
                 }
                 let DeValue::Array(levels) = val.get_ref() else {
-                    return Err(ctx.err(Some(&val.span()), &full, format!("expected a list of values, found {}", type_name(val.get_ref())), format!("{key} = [{}] — or move a single value to [train]", example(&PARAMS[i]))));
+                    return Err(ctx.err(
+                        Some(&val.span()),
+                        &full,
+                        format!("expected a list of values, found {}", type_name(val.get_ref())),
+                        format!("{key} = [{}] — or move a single value to [train]", example(&PARAMS[i])),
+                    ));
                 };
                 if levels.is_empty() {
-                    return Err(ctx.err(Some(&val.span()), &full, "empty axis: a grid axis needs at least one value", format!("give values, e.g. {key} = [{}], or remove the line", example(&PARAMS[i]))));
+                    return Err(ctx.err(
+                        Some(&val.span()),
+                        &full,
+                        "empty axis: a grid axis needs at least one value",
+                        format!("give values, e.g. {key} = [{}], or remove the line", example(&PARAMS[i])),
+                    ));
                 }
                 let mut vals: Vec<Value> = Vec::with_capacity(levels.len());
                 for lv in levels.iter() {
@@ -516,7 +737,12 @@ impl Config {
                         fixed[i] = Some(v);
                     }
                     None => {
-                        return Err(ctx.err(None, p.name, format!("missing parameter `{}` ({})", p.name, p.help), format!("add {} = {} under [train], or a list under [grid]", p.name, example(p))));
+                        return Err(ctx.err(
+                            None,
+                            p.name,
+                            format!("missing parameter `{}` ({})", p.name, p.help),
+                            format!("add {} = {} under [train], or a list under [grid]", p.name, example(p)),
+                        ));
                     }
                 }
             }
@@ -525,14 +751,24 @@ impl Config {
         let mut exclude_lines = Vec::new();
         if let Some((_, v)) = get("exclude") {
             let DeValue::Array(rules) = v.get_ref() else {
-                return Err(ctx.err(Some(&v.span()), "exclude", "expected [[exclude]] tables", "[[exclude]]\nbatch_norm = true\nbatch = \"online\""));
+                return Err(ctx.err(
+                    Some(&v.span()),
+                    "exclude",
+                    "expected [[exclude]] tables",
+                    "[[exclude]]\nbatch_norm = true\nbatch = \"online\"",
+                ));
             };
             for rule in rules.iter() {
                 let DeValue::Table(t) = rule.get_ref() else {
                     return Err(ctx.err(Some(&rule.span()), "exclude", "expected a table", "[[exclude]]\nbatch_norm = true"));
                 };
                 if t.is_empty() {
-                    return Err(ctx.err(Some(&rule.span()), "exclude", "an empty [[exclude]] rule would drop every cell", "name at least one parameter = value"));
+                    return Err(ctx.err(
+                        Some(&rule.span()),
+                        "exclude",
+                        "an empty [[exclude]] rule would drop every cell",
+                        "name at least one parameter = value",
+                    ));
                 }
                 let mut r = Vec::new();
                 for (k, val) in t.iter() {
@@ -540,7 +776,8 @@ impl Config {
                     let Some(i) = param_index(key) else {
                         return Err(unknown_key(&ctx, &k.span(), "exclude", key, &names));
                     };
-                    let value = parse_value(&PARAMS[i], val.get_ref(), &datasets).map_err(|(m, f)| ctx.err(Some(&val.span()), &format!("exclude.{key}"), m, f))?;
+                    let value = parse_value(&PARAMS[i], val.get_ref(), &datasets)
+                        .map_err(|(m, f)| ctx.err(Some(&val.span()), &format!("exclude.{key}"), m, f))?;
                     r.push((i, value));
                 }
                 exclude_lines.push(ctx.pos(&rule.span()).0);
@@ -588,7 +825,8 @@ mod tests {
     fn parse(src: &str) -> Result<Config, ConfigError> {
         Config::parse("t.toml", src)
     }
-    const OK: &str = "name = \"t\"\nseeds = 3\n[train]\ndataset = \"four\"\n[grid]\nlayout = [\"relu-sigmoid\", \"sigmoid-sigmoid\"]\nlr = [0.5, 1]\n";
+    const OK: &str =
+        "name = \"t\"\nseeds = 3\n[train]\ndataset = \"four\"\n[grid]\nlayout = [\"relu-sigmoid\", \"sigmoid-sigmoid\"]\nlr = [0.5, 1]\n";
 
     #[test]
     fn parses_a_grid_in_file_order() {

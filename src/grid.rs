@@ -39,7 +39,11 @@ impl Cell {
     }
     /// Short description `layout=relu-sigmoid lr=0.5` over the given parameter indices.
     pub fn describe(&self, params: &[usize]) -> String {
-        params.iter().map(|&i| format!("{}={}", PARAMS[i].name, self.values[i])).collect::<Vec<_>>().join(" ")
+        params
+            .iter()
+            .map(|&i| format!("{}={}", PARAMS[i].name, self.values[i]))
+            .collect::<Vec<_>>()
+            .join(" ")
     }
 }
 
@@ -93,7 +97,12 @@ impl Grid {
                 match make_spec(cfg, &mut values).and_then(|s| Trainer::new(s).map_err(|e| (e.key.to_string(), e.message))) {
                     Ok(trainer) => {
                         let id = cell_id(cfg, &values);
-                        cells.push(Cell { index: cells.len(), id, values, trainer: Arc::new(trainer) });
+                        cells.push(Cell {
+                            index: cells.len(),
+                            id,
+                            values,
+                            trainer: Arc::new(trainer),
+                        });
                     }
                     Err((key, msg)) => invalid.push((key, msg, values)),
                 }
@@ -111,9 +120,17 @@ impl Grid {
             return Err(GridError(describe_invalid(cfg, &varied, &invalid)));
         }
         if cells.is_empty() {
-            return Err(GridError(format!("{}: every combination is excluded by the [[exclude]] rules: nothing to run", cfg.file)));
+            return Err(GridError(format!(
+                "{}: every combination is excluded by the [[exclude]] rules: nothing to run",
+                cfg.file
+            )));
         }
-        Ok(Grid { cells, seeds: cfg.seeds, base_seed: cfg.base_seed, varied })
+        Ok(Grid {
+            cells,
+            seeds: cfg.seeds,
+            base_seed: cfg.base_seed,
+            varied,
+        })
     }
 
     /// Total number of runs.
@@ -147,9 +164,13 @@ fn make_spec(cfg: &Config, values: &mut [Value]) -> Result<TrainSpec, (String, S
             _ => 0,
         }
     };
-    let dataset = cfg.dataset(&s("dataset")).ok_or_else(|| ("dataset".to_string(), format!("unknown data set `{}`", s("dataset"))))?;
+    let dataset = cfg
+        .dataset(&s("dataset"))
+        .ok_or_else(|| ("dataset".to_string(), format!("unknown data set `{}`", s("dataset"))))?;
     // Every text below was validated when the config was parsed.
-    let layout: crate::core::Layout = s("layout").parse().map_err(|e: crate::core::spec::ParseError| ("layout".to_string(), e.0))?;
+    let layout: crate::core::Layout = s("layout")
+        .parse()
+        .map_err(|e: crate::core::spec::ParseError| ("layout".to_string(), e.0))?;
     let mut spec = TrainSpec::new(dataset, layout, f("lr"));
     spec.targets = s("targets").parse().expect("validated");
     spec.hidden = u("hidden");
@@ -211,10 +232,18 @@ fn involved(key: &str) -> &'static [&'static str] {
 }
 
 fn describe_invalid(cfg: &Config, varied: &[usize], invalid: &[(String, String, Vec<Value>)]) -> String {
-    let mut out = format!("{}: {} combination(s) of the grid cannot be trained and no [[exclude]] rule removes them:\n", cfg.file, invalid.len());
+    let mut out = format!(
+        "{}: {} combination(s) of the grid cannot be trained and no [[exclude]] rule removes them:\n",
+        cfg.file,
+        invalid.len()
+    );
     let mut seen_rules: Vec<String> = Vec::new();
     for (key, msg, values) in invalid.iter().take(50) {
-        let inv: Vec<usize> = involved(key).iter().filter_map(|n| param_index(n)).filter(|i| varied.contains(i)).collect();
+        let inv: Vec<usize> = involved(key)
+            .iter()
+            .filter_map(|n| param_index(n))
+            .filter(|i| varied.contains(i))
+            .collect();
         let rule = if inv.is_empty() {
             format!("(`{key}` is not varied: fix its value in [train])")
         } else {
@@ -225,7 +254,11 @@ fn describe_invalid(cfg: &Config, varied: &[usize], invalid: &[(String, String, 
             continue;
         }
         let shown: Vec<String> = varied.iter().map(|&i| format!("{}={}", PARAMS[i].name, values[i])).collect();
-        out.push_str(&format!("  - {}: {msg}\n    e.g. {{{}}}\n    drop them with:\n    {rule}\n", key, shown.join(", ")));
+        out.push_str(&format!(
+            "  - {}: {msg}\n    e.g. {{{}}}\n    drop them with:\n    {rule}\n",
+            key,
+            shown.join(", ")
+        ));
         seen_rules.push(rule);
         if seen_rules.len() >= 5 {
             break;
@@ -242,13 +275,22 @@ mod tests {
     fn grid(src: &str) -> Result<Grid, GridError> {
         Grid::build(&Config::parse("t.toml", src).unwrap())
     }
-    const BASE: &str = "name = \"t\"\nseeds = 2\n[train]\ndataset = \"four\"\n[grid]\nlayout = [\"relu-sigmoid\", \"sigmoid-sigmoid\"]\nlr = [0.5, 0.9]\n";
+    const BASE: &str =
+        "name = \"t\"\nseeds = 2\n[train]\ndataset = \"four\"\n[grid]\nlayout = [\"relu-sigmoid\", \"sigmoid-sigmoid\"]\nlr = [0.5, 0.9]\n";
 
     #[test]
     fn canonical_order_first_axis_slowest() {
         let g = grid(BASE).unwrap();
         let d: Vec<String> = g.cells.iter().map(|c| c.describe(&g.varied)).collect();
-        assert_eq!(d, vec!["layout=relu-sigmoid lr=0.5", "layout=relu-sigmoid lr=0.9", "layout=sigmoid-sigmoid lr=0.5", "layout=sigmoid-sigmoid lr=0.9"]);
+        assert_eq!(
+            d,
+            vec![
+                "layout=relu-sigmoid lr=0.5",
+                "layout=relu-sigmoid lr=0.9",
+                "layout=sigmoid-sigmoid lr=0.5",
+                "layout=sigmoid-sigmoid lr=0.9"
+            ]
+        );
         assert_eq!(g.n_runs(), 8);
     }
 

@@ -4,12 +4,11 @@
 //! seeds) → `core` (train one cell's replicates) → `sink` (Parquet chunks) → `stats`
 //! (intervals, paired tests) → `report` (HTML).
 
-pub mod core;
-pub mod stats;
 pub mod app;
 pub mod bench;
 pub mod cli;
 pub mod config;
+pub mod core;
 pub mod findings;
 pub mod grid;
 pub mod manifest;
@@ -19,5 +18,6 @@ pub mod report;
 pub mod report_data;
 pub mod runner;
 pub mod sink;
+pub mod stats;
 pub mod summary;
 pub mod tables;

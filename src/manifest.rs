@@ -29,14 +29,29 @@ impl Resolved {
             name: cfg.name.clone(),
             seeds: cfg.seeds,
             base_seed: cfg.base_seed,
-            fixed: cfg.fixed.iter().enumerate().filter_map(|(i, v)| v.as_ref().map(|v| (PARAMS[i].name.to_string(), v.to_string()))).collect(),
-            axes: cfg.axes.iter().map(|(i, v)| (PARAMS[*i].name.to_string(), v.iter().map(|x| x.to_string()).collect())).collect(),
-            excludes: cfg.excludes.iter().map(|r| r.iter().map(|(i, v)| (PARAMS[*i].name.to_string(), v.to_string())).collect()).collect(),
+            fixed: cfg
+                .fixed
+                .iter()
+                .enumerate()
+                .filter_map(|(i, v)| v.as_ref().map(|v| (PARAMS[i].name.to_string(), v.to_string())))
+                .collect(),
+            axes: cfg
+                .axes
+                .iter()
+                .map(|(i, v)| (PARAMS[*i].name.to_string(), v.iter().map(|x| x.to_string()).collect()))
+                .collect(),
+            excludes: cfg
+                .excludes
+                .iter()
+                .map(|r| r.iter().map(|(i, v)| (PARAMS[*i].name.to_string(), v.to_string())).collect())
+                .collect(),
             datasets: cfg
                 .datasets
                 .iter()
                 .map(|(k, d)| {
-                    let rows = (0..d.len()).map(|s| d.x(s).iter().copied().chain(std::iter::once(d.labels[s] as f64)).collect()).collect();
+                    let rows = (0..d.len())
+                        .map(|s| d.x(s).iter().copied().chain(std::iter::once(d.labels[s] as f64)).collect())
+                        .collect();
                     (k.clone(), (rows, d.classes))
                 })
                 .collect(),
@@ -91,7 +106,10 @@ impl Resolved {
         if self.excludes != old.excludes || self.datasets != old.datasets || self.axes.len() != old.axes.len() {
             return false;
         }
-        self.axes.iter().zip(&old.axes).all(|(n, o)| n.0 == o.0 && o.1.iter().all(|l| n.1.contains(l)))
+        self.axes
+            .iter()
+            .zip(&old.axes)
+            .all(|(n, o)| n.0 == o.0 && o.1.iter().all(|l| n.1.contains(l)))
     }
 }
 
@@ -135,7 +153,10 @@ impl Manifest {
 
 /// ISO-8601 UTC timestamp (seconds).
 pub fn now_utc() -> String {
-    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
     let days = secs / 86_400;
     let rem = secs % 86_400;
     // civil-from-days (H. Hinnant's algorithm)

@@ -16,7 +16,10 @@ pub fn merge(a: &MergeArgs) -> Result<()> {
     for d in &a.dirs {
         let states = state_files(d);
         if states.is_empty() {
-            return usage(format!("{} holds no initgrid shard (no state-shard-*.json): is it the --out of a `--shard K/N` run?", d.display()));
+            return usage(format!(
+                "{} holds no initgrid shard (no state-shard-*.json): is it the --out of a `--shard K/N` run?",
+                d.display()
+            ));
         }
         for s in states {
             shards.push((d.clone(), Manifest::load(&s)?));
@@ -26,7 +29,14 @@ pub fn merge(a: &MergeArgs) -> Result<()> {
     for (d, m) in &shards[1..] {
         if m.config_hash != first.config_hash {
             let diff = m.resolved.diff(&first.resolved);
-            return usage(format!("{} comes from a different config than {} (hash {} vs {}): {}", d.display(), shards[0].0.display(), m.config_hash, first.config_hash, diff.join("; ")));
+            return usage(format!(
+                "{} comes from a different config than {} (hash {} vs {}): {}",
+                d.display(),
+                shards[0].0.display(),
+                m.config_hash,
+                first.config_hash,
+                diff.join("; ")
+            ));
         }
     }
     let n = first.shard.map(|s| s.1).unwrap_or(1);
@@ -37,17 +47,32 @@ pub fn merge(a: &MergeArgs) -> Result<()> {
             return usage(format!("{}: shard split {:?} differs from {n}-way", d.display(), m.shard));
         }
         if m.finished.is_none() {
-            return usage(format!("shard {k}/{n} in {} did not finish: rerun it (it resumes), then merge", d.display()));
+            return usage(format!(
+                "shard {k}/{n} in {} did not finish: rerun it (it resumes), then merge",
+                d.display()
+            ));
         }
         seen.entry(k).or_default().push(d.clone());
     }
-    let dup: Vec<String> = seen.iter().filter(|(_, v)| v.len() > 1).map(|(k, v)| format!("shard {k}/{n} in {}", v.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(" and "))).collect();
+    let dup: Vec<String> = seen
+        .iter()
+        .filter(|(_, v)| v.len() > 1)
+        .map(|(k, v)| {
+            format!(
+                "shard {k}/{n} in {}",
+                v.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(" and ")
+            )
+        })
+        .collect();
     if !dup.is_empty() {
         return usage(format!("duplicated shard(s): {}: pass each shard once", dup.join("; ")));
     }
     let missing: Vec<String> = (0..n).filter(|k| !seen.contains_key(k)).map(|k| format!("{k}/{n}")).collect();
     if !missing.is_empty() {
-        return usage(format!("missing shard(s): {} — run them (e.g. initgrid --config … --shard K/{n}) and merge again", missing.join(", ")));
+        return usage(format!(
+            "missing shard(s): {} — run them (e.g. initgrid --config … --shard K/{n}) and merge again",
+            missing.join(", ")
+        ));
     }
     let cfg = first.config()?;
     let grid = Grid::build(&cfg)?;
@@ -58,7 +83,11 @@ pub fn merge(a: &MergeArgs) -> Result<()> {
         let dir = &seen[&k][0];
         let p = crate::runner::chunk_path(dir, w);
         if !p.exists() {
-            return usage(format!("shard {k}/{n} in {} lacks its chunk {}: rerun that shard", dir.display(), p.display()));
+            return usage(format!(
+                "shard {k}/{n} in {} lacks its chunk {}: rerun that shard",
+                dir.display(),
+                p.display()
+            ));
         }
         chunks.push(p);
     }

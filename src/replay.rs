@@ -16,13 +16,19 @@ use crate::manifest::Manifest;
 /// Replays `run_id` of the results in `dir`: (result, trajectory, stored outcome/epochs/final_loss).
 pub fn replay_run(dir: &std::path::Path, run_id: &str) -> Result<(RunResult, Trajectory, u64)> {
     let Some((cell_id, rep)) = parse_run_id(run_id) else {
-        return usage(format!("--run {run_id}: a run id looks like <cell_id>-<replicate>, e.g. 3fa9c1d2e4b5a6c7-17 (see runs.parquet)"));
+        return usage(format!(
+            "--run {run_id}: a run id looks like <cell_id>-<replicate>, e.g. 3fa9c1d2e4b5a6c7-17 (see runs.parquet)"
+        ));
     };
     let m = Manifest::load(&dir.join("manifest.json"))?;
     let cfg = m.config()?;
     let grid = Grid::build(&cfg)?;
     let Some(cell) = grid.cell_by_id(cell_id) else {
-        return usage(format!("--run {run_id}: no cell `{cell_id}` in {} (its grid has {} cells)", dir.display(), grid.cells.len()));
+        return usage(format!(
+            "--run {run_id}: no cell `{cell_id}` in {} (its grid has {} cells)",
+            dir.display(),
+            grid.cells.len()
+        ));
     };
     if rep >= grid.seeds {
         return usage(format!("--run {run_id}: replicate {rep} is outside 0..{}", grid.seeds));
@@ -64,7 +70,11 @@ fn stored_row(dir: &std::path::Path, run_id: &str) -> Result<(String, u32, f64)>
         .map_err(anyhow::Error::from)
         .with_context(|| format!("cannot read {}", path.display()))?;
     if df.height() != 1 {
-        return usage(format!("--run {run_id}: {} rows in {} have this run_id (expected 1)", df.height(), path.display()));
+        return usage(format!(
+            "--run {run_id}: {} rows in {} have this run_id (expected 1)",
+            df.height(),
+            path.display()
+        ));
     }
     let o = df.column("outcome")?.str()?.get(0).unwrap_or("").to_string();
     let e = df.column("epochs")?.u32()?.get(0).unwrap_or(0);
@@ -98,8 +108,14 @@ pub fn replay(a: &ReplayArgs) -> Result<ExitCode> {
         };
         println!("{}", serde_json::to_string(&j)?);
     } else {
-        println!("run {} (seed {seed}): {} after {} epochs, final loss {:.6e}, accuracy {:.2}", a.run, res.outcome, res.epochs, res.final_loss, res.accuracy);
-        println!("born dead: {}, dead units {} → {}, max |θ| {:.3e}", res.born_dead, res.dead_units_init, res.dead_units_final, res.max_abs_param);
+        println!(
+            "run {} (seed {seed}): {} after {} epochs, final loss {:.6e}, accuracy {:.2}",
+            a.run, res.outcome, res.epochs, res.final_loss, res.accuracy
+        );
+        println!(
+            "born dead: {}, dead units {} → {}, max |θ| {:.3e}",
+            res.born_dead, res.dead_units_init, res.dead_units_final, res.max_abs_param
+        );
         let n = tr.losses.len();
         let rows = a.rows.max(2).min(n);
         println!("\n{:>7}  {:>14}  {:>8}  {:>10}", "epoch", "mean loss", "accuracy", "dead units");
@@ -110,7 +126,10 @@ pub fn replay(a: &ReplayArgs) -> Result<ExitCode> {
                 continue;
             }
             last = e;
-            println!("{e:>7}  {:>14.6e}  {:>8.2}  {:>10}", tr.losses[e], tr.accuracies[e], tr.dead_units[e]);
+            println!(
+                "{e:>7}  {:>14.6e}  {:>8.2}  {:>10}",
+                tr.losses[e], tr.accuracies[e], tr.dead_units[e]
+            );
         }
         print_params("initial parameters", &tr.initial_params);
         print_params("final parameters", &tr.final_params);

@@ -33,12 +33,30 @@ pub fn build_input(dir: &Path, grid: &Grid, stats: &[CellStats], effects: &[Effe
                 let ci = wilson(s.counts[k], s.n, CONFIDENCE);
                 *r = (s.counts[k] as f64 / s.n as f64, ci.lo, ci.hi);
             }
-            CellRow { params: PARAMS.iter().zip(&c.values).map(|(p, v)| (p.name.to_string(), v.to_string())).collect(), n: s.n, counts: s.counts, rate }
+            CellRow {
+                params: PARAMS
+                    .iter()
+                    .zip(&c.values)
+                    .map(|(p, v)| (p.name.to_string(), v.to_string()))
+                    .collect(),
+                n: s.n,
+                counts: s.counts,
+                rate,
+            }
         })
         .collect();
     let effects = effects
         .iter()
-        .map(|e| EffectRow { factor: e.factor.clone(), level: e.level.clone(), outcome: e.outcome.name().into(), k: e.k, n: e.n, p: e.p, lo: e.lo, hi: e.hi })
+        .map(|e| EffectRow {
+            factor: e.factor.clone(),
+            level: e.level.clone(),
+            outcome: e.outcome.name().into(),
+            k: e.k,
+            n: e.n,
+            p: e.p,
+            lo: e.lo,
+            hi: e.hi,
+        })
         .collect();
     let runs_path = dir.join("runs.parquet");
     let epochs_converged = epochs_by_layout(&runs_path)?;
@@ -47,7 +65,11 @@ pub fn build_input(dir: &Path, grid: &Grid, stats: &[CellStats], effects: &[Effe
     if grid.varied.contains(&param_index("init_order").expect("known")) {
         for r in crate::summary::paired(dir, "init_order", &[], "converged")? {
             pairs.push(PairRow {
-                factor: if r.scope == "pooled" { "init_order (pooled)".into() } else { format!("init_order | {}", r.scope) },
+                factor: if r.scope == "pooled" {
+                    "init_order (pooled)".into()
+                } else {
+                    format!("init_order | {}", r.scope)
+                },
                 level_a: r.level_a,
                 level_b: r.level_b,
                 pairs: r.pairs,
@@ -77,9 +99,26 @@ pub fn build_input(dir: &Path, grid: &Grid, stats: &[CellStats], effects: &[Effe
     ];
     for (o, c) in &m.counts {
         let ci = wilson(*c, total, CONFIDENCE);
-        meta.push((o.clone(), format!("{c} ({:.1}% [{:.1}, {:.1}])", 100.0 * *c as f64 / total.max(1) as f64, 100.0 * ci.lo, 100.0 * ci.hi)));
+        meta.push((
+            o.clone(),
+            format!(
+                "{c} ({:.1}% [{:.1}, {:.1}])",
+                100.0 * *c as f64 / total.max(1) as f64,
+                100.0 * ci.lo,
+                100.0 * ci.hi
+            ),
+        ));
     }
-    Ok(ReportInput { title: m.resolved.name.clone(), meta, varied: grid.varied.iter().map(|&i| PARAMS[i].name.to_string()).collect(), cells, effects, epochs_converged, curves, pairs })
+    Ok(ReportInput {
+        title: m.resolved.name.clone(),
+        meta,
+        varied: grid.varied.iter().map(|&i| PARAMS[i].name.to_string()).collect(),
+        cells,
+        effects,
+        epochs_converged,
+        curves,
+        pairs,
+    })
 }
 
 fn scan(runs: &Path) -> Result<LazyFrame> {
@@ -89,7 +128,10 @@ fn scan(runs: &Path) -> Result<LazyFrame> {
 
 /// Epochs to convergence of the converged runs, per layout (in first-seen order).
 fn epochs_by_layout(runs: &Path) -> Result<Vec<(String, Vec<u32>)>> {
-    let df = scan(runs)?.filter(col("outcome").eq(lit("converged"))).select([col("layout"), col("epochs")]).collect()?;
+    let df = scan(runs)?
+        .filter(col("outcome").eq(lit("converged")))
+        .select([col("layout"), col("epochs")])
+        .collect()?;
     let lay = df.column("layout")?.str()?.clone();
     let ep = df.column("epochs")?.u32()?.clone();
     let mut out: Vec<(String, Vec<u32>)> = Vec::new();
@@ -105,11 +147,21 @@ fn epochs_by_layout(runs: &Path) -> Result<Vec<(String, Vec<u32>)>> {
 
 /// A few converged and failed runs per layout, replayed for their loss curves.
 fn replay_curves(grid: &Grid, runs: &Path) -> Result<Vec<(String, Vec<Curve>)>> {
-    let df = scan(runs)?.select([col("run_id"), col("cell_id"), col("replicate"), col("layout"), col("outcome")]).collect()?;
-    let (ids, cells, reps, lay, out) = (df.column("run_id")?.str()?.clone(), df.column("cell_id")?.str()?.clone(), df.column("replicate")?.u32()?.clone(), df.column("layout")?.str()?.clone(), df.column("outcome")?.str()?.clone());
+    let df = scan(runs)?
+        .select([col("run_id"), col("cell_id"), col("replicate"), col("layout"), col("outcome")])
+        .collect()?;
+    let (ids, cells, reps, lay, out) = (
+        df.column("run_id")?.str()?.clone(),
+        df.column("cell_id")?.str()?.clone(),
+        df.column("replicate")?.u32()?.clone(),
+        df.column("layout")?.str()?.clone(),
+        df.column("outcome")?.str()?.clone(),
+    );
     let mut picked: Vec<(String, Vec<(String, String, u32)>, usize, usize)> = Vec::new(); // layout, runs, n_conv, n_fail
     for i in 0..df.height() {
-        let (Some(l), Some(o), Some(id), Some(c), Some(r)) = (lay.get(i), out.get(i), ids.get(i), cells.get(i), reps.get(i)) else { continue };
+        let (Some(l), Some(o), Some(id), Some(c), Some(r)) = (lay.get(i), out.get(i), ids.get(i), cells.get(i), reps.get(i)) else {
+            continue;
+        };
         let idx = match picked.iter().position(|p| p.0 == l) {
             Some(x) => x,
             None => {
@@ -133,7 +185,11 @@ fn replay_curves(grid: &Grid, runs: &Path) -> Result<Vec<(String, Vec<Curve>)>> 
         for (id, cell_id, r) in list {
             let Some(cell) = grid.cell_by_id(&cell_id) else { continue };
             let (res, tr) = cell.trainer.run_trajectory(grid.seed(r));
-            v.push(Curve { run_id: id, outcome: res.outcome.name().into(), losses: tr.losses });
+            v.push(Curve {
+                run_id: id,
+                outcome: res.outcome.name().into(),
+                losses: tr.losses,
+            });
         }
         curves.push((layout, v));
     }

@@ -15,7 +15,6 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::core::Outcome;
 use crate::grid::Grid;
 use crate::sink::{RunRow, runs_frame, write_parquet_atomic};
 
@@ -61,7 +60,13 @@ pub fn run_unit(grid: &Grid, u: Unit) -> Vec<RunRow> {
     let t0 = Instant::now();
     let mut out: Vec<Option<RunRow>> = vec![None; seeds.len()];
     cell.trainer.run_many(&seeds, |i, result| {
-        out[i] = Some(RunRow { cell: u.cell, replicate: u.r0 + i as u32, seed: seeds[i], result, wall_us: 0 });
+        out[i] = Some(RunRow {
+            cell: u.cell,
+            replicate: u.r0 + i as u32,
+            seed: seeds[i],
+            result,
+            wall_us: 0,
+        });
     });
     let total_us = t0.elapsed().as_micros() as f64;
     let rows: Vec<RunRow> = out.into_iter().map(|r| r.expect("every seed reported")).collect();
@@ -96,7 +101,14 @@ pub struct RunStats {
 
 /// Runs every window in `todo` (window indices) whose chunk is missing, writing chunks into
 /// `dir/chunks`. Stops taking new units when `stop` is set.
-pub fn run_windows(grid: &Grid, dir: &Path, todo: &[usize], threads: usize, progress: ProgressMode, stop: Arc<AtomicBool>) -> Result<RunStats> {
+pub fn run_windows(
+    grid: &Grid,
+    dir: &Path,
+    todo: &[usize],
+    threads: usize,
+    progress: ProgressMode,
+    stop: Arc<AtomicBool>,
+) -> Result<RunStats> {
     let all_units = units(grid);
     std::fs::create_dir_all(dir.join("chunks")).with_context(|| format!("cannot create {}", dir.join("chunks").display()))?;
     let mut stats = RunStats::default();
@@ -105,14 +117,21 @@ pub fn run_windows(grid: &Grid, dir: &Path, todo: &[usize], threads: usize, prog
     stats.runs_skipped = todo.iter().filter(|w| !pending.contains(w)).map(|&w| runs_in(w)).sum();
     let total: u64 = pending.iter().map(|&w| runs_in(w)).sum();
     // The work list: (window slot, unit) in canonical order.
-    let work: Vec<(usize, Unit)> = pending.iter().enumerate().flat_map(|(slot, &w)| window_units(&all_units, w).iter().map(move |u| (slot, *u))).collect();
+    let work: Vec<(usize, Unit)> = pending
+        .iter()
+        .enumerate()
+        .flat_map(|(slot, &w)| window_units(&all_units, w).iter().map(move |u| (slot, *u)))
+        .collect();
     let mut remaining: Vec<usize> = pending.iter().map(|&w| window_units(&all_units, w).len()).collect();
     let mut rows: Vec<Vec<Vec<RunRow>>> = pending.iter().map(|_| Vec::new()).collect();
     let mut unit_pos: Vec<Vec<usize>> = pending.iter().map(|_| Vec::new()).collect();
 
     let bar = make_bar(total, progress);
     let t0 = Instant::now();
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().context("cannot start the thread pool")?;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .context("cannot start the thread pool")?;
     let next = AtomicUsize::new(0);
     let (tx, rx) = mpsc::channel::<(usize, Vec<RunRow>)>();
     let mut write_err: Option<anyhow::Error> = None;
@@ -212,8 +231,13 @@ pub fn shard_windows(n_windows: usize, shard: Option<(u32, u32)>) -> Vec<usize> 
 
 /// Parses `K/N` or `auto/N` (SLURM_ARRAY_TASK_ID, then JOB_COMPLETION_INDEX).
 pub fn parse_shard(s: &str) -> Result<(u32, u32)> {
-    let Some((k, n)) = s.split_once('/') else { bail!("--shard {s}: write K/N, e.g. --shard 0/4 (K counts from 0) or --shard auto/4") };
-    let n: u32 = n.trim().parse().with_context(|| format!("--shard {s}: N must be a positive integer"))?;
+    let Some((k, n)) = s.split_once('/') else {
+        bail!("--shard {s}: write K/N, e.g. --shard 0/4 (K counts from 0) or --shard auto/4")
+    };
+    let n: u32 = n
+        .trim()
+        .parse()
+        .with_context(|| format!("--shard {s}: N must be a positive integer"))?;
     if n == 0 {
         bail!("--shard {s}: N must be ≥ 1");
     }
@@ -222,27 +246,17 @@ pub fn parse_shard(s: &str) -> Result<(u32, u32)> {
             .iter()
             .find_map(|v| std::env::var(v).ok().map(|x| (*v, x)))
             .with_context(|| format!("--shard {s}: neither SLURM_ARRAY_TASK_ID nor JOB_COMPLETION_INDEX is set; give K explicitly"))?;
-        val.trim().parse().with_context(|| format!("--shard {s}: {var}={val} is not an integer"))?
+        val.trim()
+            .parse()
+            .with_context(|| format!("--shard {s}: {var}={val} is not an integer"))?
     } else {
         k.trim().parse().with_context(|| format!("--shard {s}: K must be an integer"))?
     };
     if k >= n {
-        bail!("--shard {k}/{n}: K must be in 0..{n} (0 ≤ K < N); with sbatch --array=0-{} use --shard auto/{n}", n - 1);
+        bail!(
+            "--shard {k}/{n}: K must be in 0..{n} (0 ≤ K < N); with sbatch --array=0-{} use --shard auto/{n}",
+            n - 1
+        );
     }
     Ok((k, n))
-}
-
-/// Counts of an outcome slice, as `[converged, diverged, dead, stalled]`.
-pub fn outcome_counts(rows: &[RunRow]) -> [u64; 4] {
-    let mut c = [0; 4];
-    for r in rows {
-        c[r.result.outcome as usize] += 1;
-    }
-    c
-}
-
-#[allow(dead_code)]
-fn _outcome_order_is_stable() {
-    // The counts arrays index outcomes by their enum discriminant.
-    const _: () = assert!(Outcome::Converged as usize == 0 && Outcome::Stalled as usize == 3);
 }

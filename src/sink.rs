@@ -28,22 +28,58 @@ pub struct RunRow {
 pub fn runs_frame(grid: &Grid, rows: &[RunRow]) -> PolarsResult<DataFrame> {
     let n = rows.len();
     let mut cols: Vec<Column> = Vec::with_capacity(40);
-    cols.push(Column::new("run_id".into(), rows.iter().map(|r| grid.cells[r.cell].run_id(r.replicate)).collect::<Vec<_>>()));
-    cols.push(Column::new("cell_id".into(), rows.iter().map(|r| grid.cells[r.cell].id.clone()).collect::<Vec<_>>()));
-    cols.push(Column::new("replicate".into(), rows.iter().map(|r| r.replicate).collect::<Vec<_>>()));
+    cols.push(Column::new(
+        "run_id".into(),
+        rows.iter().map(|r| grid.cells[r.cell].run_id(r.replicate)).collect::<Vec<_>>(),
+    ));
+    cols.push(Column::new(
+        "cell_id".into(),
+        rows.iter().map(|r| grid.cells[r.cell].id.clone()).collect::<Vec<_>>(),
+    ));
+    cols.push(Column::new(
+        "replicate".into(),
+        rows.iter().map(|r| r.replicate).collect::<Vec<_>>(),
+    ));
     cols.push(Column::new("seed".into(), rows.iter().map(|r| r.seed).collect::<Vec<_>>()));
     for (i, p) in PARAMS.iter().enumerate() {
         cols.push(param_column(p.name, rows.iter().map(|r| &grid.cells[r.cell].values[i])));
     }
-    cols.push(Column::new("outcome".into(), rows.iter().map(|r| r.result.outcome.name()).collect::<Vec<_>>()));
-    cols.push(Column::new("epochs".into(), rows.iter().map(|r| r.result.epochs).collect::<Vec<_>>()));
-    cols.push(Column::new("final_loss".into(), rows.iter().map(|r| r.result.final_loss).collect::<Vec<_>>()));
-    cols.push(Column::new("min_loss".into(), rows.iter().map(|r| r.result.min_loss).collect::<Vec<_>>()));
-    cols.push(Column::new("accuracy".into(), rows.iter().map(|r| r.result.accuracy).collect::<Vec<_>>()));
-    cols.push(Column::new("born_dead".into(), rows.iter().map(|r| r.result.born_dead).collect::<Vec<_>>()));
-    cols.push(Column::new("dead_units_init".into(), rows.iter().map(|r| r.result.dead_units_init).collect::<Vec<_>>()));
-    cols.push(Column::new("dead_units_final".into(), rows.iter().map(|r| r.result.dead_units_final).collect::<Vec<_>>()));
-    cols.push(Column::new("max_abs_param".into(), rows.iter().map(|r| r.result.max_abs_param).collect::<Vec<_>>()));
+    cols.push(Column::new(
+        "outcome".into(),
+        rows.iter().map(|r| r.result.outcome.name()).collect::<Vec<_>>(),
+    ));
+    cols.push(Column::new(
+        "epochs".into(),
+        rows.iter().map(|r| r.result.epochs).collect::<Vec<_>>(),
+    ));
+    cols.push(Column::new(
+        "final_loss".into(),
+        rows.iter().map(|r| r.result.final_loss).collect::<Vec<_>>(),
+    ));
+    cols.push(Column::new(
+        "min_loss".into(),
+        rows.iter().map(|r| r.result.min_loss).collect::<Vec<_>>(),
+    ));
+    cols.push(Column::new(
+        "accuracy".into(),
+        rows.iter().map(|r| r.result.accuracy).collect::<Vec<_>>(),
+    ));
+    cols.push(Column::new(
+        "born_dead".into(),
+        rows.iter().map(|r| r.result.born_dead).collect::<Vec<_>>(),
+    ));
+    cols.push(Column::new(
+        "dead_units_init".into(),
+        rows.iter().map(|r| r.result.dead_units_init).collect::<Vec<_>>(),
+    ));
+    cols.push(Column::new(
+        "dead_units_final".into(),
+        rows.iter().map(|r| r.result.dead_units_final).collect::<Vec<_>>(),
+    ));
+    cols.push(Column::new(
+        "max_abs_param".into(),
+        rows.iter().map(|r| r.result.max_abs_param).collect::<Vec<_>>(),
+    ));
     cols.push(Column::new("wall_us".into(), rows.iter().map(|r| r.wall_us).collect::<Vec<_>>()));
     DataFrame::new(n, cols)
 }
@@ -53,8 +89,16 @@ pub fn param_column<'a>(name: &str, vals: impl Iterator<Item = &'a Value>) -> Co
     let vals: Vec<&Value> = vals.collect();
     match vals.first() {
         Some(Value::Bool(_)) => Column::new(name.into(), vals.iter().map(|v| matches!(v, Value::Bool(true))).collect::<Vec<_>>()),
-        Some(Value::U32(_)) => Column::new(name.into(), vals.iter().map(|v| if let Value::U32(u) = v { *u } else { 0 }).collect::<Vec<_>>()),
-        Some(Value::F64(_)) => Column::new(name.into(), vals.iter().map(|v| if let Value::F64(x) = v { *x } else { f64::NAN }).collect::<Vec<_>>()),
+        Some(Value::U32(_)) => Column::new(
+            name.into(),
+            vals.iter().map(|v| if let Value::U32(u) = v { *u } else { 0 }).collect::<Vec<_>>(),
+        ),
+        Some(Value::F64(_)) => Column::new(
+            name.into(),
+            vals.iter()
+                .map(|v| if let Value::F64(x) = v { *x } else { f64::NAN })
+                .collect::<Vec<_>>(),
+        ),
         _ => Column::new(name.into(), vals.iter().map(|v| v.to_string()).collect::<Vec<_>>()),
     }
 }
@@ -107,7 +151,10 @@ fn commit(tmp: &Path, path: &Path) -> Result<()> {
 
 pub fn read_parquet(path: &Path) -> Result<DataFrame> {
     let f = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-    ParquetReader::new(f).finish().map_err(anyhow::Error::from).with_context(|| format!("cannot read {} as Parquet", path.display()))
+    ParquetReader::new(f)
+        .finish()
+        .map_err(anyhow::Error::from)
+        .with_context(|| format!("cannot read {} as Parquet", path.display()))
 }
 
 /// Concatenates chunk files, in the order given, into one Parquet file, streaming: at most
@@ -139,7 +186,11 @@ fn concat_into(chunks: &[PathBuf], f: &File) -> Result<u64> {
     fn flush<'a>(w: &mut Option<polars::io::parquet::write::BatchedWriter<&'a File>>, f: &'a File, df: &mut DataFrame) -> Result<()> {
         df.rechunk_mut_par();
         if w.is_none() {
-            *w = Some(ParquetWriter::new(f).with_compression(ParquetCompression::Zstd(None)).batched(df.schema())?);
+            *w = Some(
+                ParquetWriter::new(f)
+                    .with_compression(ParquetCompression::Zstd(None))
+                    .batched(df.schema())?,
+            );
         }
         w.as_mut().expect("set").write_batch(df)?;
         Ok(())
@@ -150,7 +201,9 @@ fn concat_into(chunks: &[PathBuf], f: &File) -> Result<u64> {
         match pending.as_mut() {
             None => pending = Some(df),
             Some(p) => {
-                p.vstack_mut(&df).map_err(anyhow::Error::from).with_context(|| format!("{} does not match the other chunks' columns", c.display()))?;
+                p.vstack_mut(&df)
+                    .map_err(anyhow::Error::from)
+                    .with_context(|| format!("{} does not match the other chunks' columns", c.display()))?;
             }
         }
         if pending.as_ref().is_some_and(|p| p.height() >= 65_536) {

@@ -94,16 +94,8 @@ pub fn wilson(x: u64, n: u64, confidence: f64) -> Interval {
     let denom = 1.0 + z2 / nf;
     let center = (p + z2 / (2.0 * nf)) / denom;
     let half = z * (p * (1.0 - p) / nf + z2 / (4.0 * nf * nf)).sqrt() / denom;
-    let lo = if x == 0 {
-        0.0
-    } else {
-        (center - half).max(0.0)
-    };
-    let hi = if x == n {
-        1.0
-    } else {
-        (center + half).min(1.0)
-    };
+    let lo = if x == 0 { 0.0 } else { (center - half).max(0.0) };
+    let hi = if x == n { 1.0 } else { (center + half).min(1.0) };
     Interval { lo, hi }
 }
 
@@ -132,10 +124,7 @@ pub fn wilson(x: u64, n: u64, confidence: f64) -> Interval {
 /// # Panics
 /// If `x > n`, or if `confidence` is not strictly between 0 and 1.
 pub fn clopper_pearson(x: u64, n: u64, confidence: f64) -> Interval {
-    assert!(
-        x <= n,
-        "clopper_pearson: x = {x} successes exceeds n = {n} trials"
-    );
+    assert!(x <= n, "clopper_pearson: x = {x} successes exceeds n = {n} trials");
     check_confidence(confidence);
     if n == 0 {
         return Interval { lo: 0.0, hi: 1.0 };
@@ -316,9 +305,7 @@ pub fn holm(p: &[f64]) -> Vec<f64> {
 /// The slice must be sorted ascending; this is checked only in debug builds.
 pub fn quantile(sorted: &[f64], q: f64) -> f64 {
     debug_assert!(
-        sorted
-            .windows(2)
-            .all(|w| w[0] <= w[1] || w[0].is_nan() || w[1].is_nan()),
+        sorted.windows(2).all(|w| w[0] <= w[1] || w[0].is_nan() || w[1].is_nan()),
         "quantile: input slice is not sorted ascending"
     );
     let n = sorted.len();
@@ -334,11 +321,7 @@ pub fn quantile(sorted: &[f64], q: f64) -> f64 {
     }
     let (a, b) = (sorted[i], sorted[i + 1]);
     let diff = b - a;
-    if t >= 0.5 {
-        b - diff * (1.0 - t)
-    } else {
-        a + diff * t
-    }
+    if t >= 0.5 { b - diff * (1.0 - t) } else { a + diff * t }
 }
 
 /// Sample median of an ascending `sorted` slice: [`quantile`]`(sorted, 0.5)`, i.e. the middle
@@ -371,13 +354,7 @@ pub fn median(sorted: &[f64]) -> f64 {
 ///
 /// # Panics
 /// If `confidence` is not strictly between 0 and 1.
-pub fn paired_difference(
-    n11: u64,
-    n10: u64,
-    n01: u64,
-    n00: u64,
-    confidence: f64,
-) -> (f64, Interval) {
+pub fn paired_difference(n11: u64, n10: u64, n01: u64, n00: u64, confidence: f64) -> (f64, Interval) {
     let z = z_for(confidence);
     // Counts are summed in f64, exact up to 2^53.
     let n = n11 as f64 + n10 as f64 + n01 as f64 + n00 as f64;
@@ -470,58 +447,16 @@ mod tests {
     /// formulas.md §3.3, 95 % two-sided, scipy `binomtest(...).proportion_ci` and statsmodels
     /// `proportion_confint` (which agree to 10 digits): (x, n, Wilson lo, hi, CP lo, hi).
     const TABLE_3_3: [(u64, u64, f64, f64, f64, f64); 10] = [
-        (
-            7,
-            50,
-            0.0695083343,
-            0.2618619371,
-            0.0581917003,
-            0.2673960025,
-        ),
-        (
-            81,
-            263,
-            0.2552885199,
-            0.3662095770,
-            0.2527367456,
-            0.3676219226,
-        ),
-        (
-            15,
-            148,
-            0.0623863995,
-            0.1604872417,
-            0.0578440101,
-            0.1616504903,
-        ),
+        (7, 50, 0.0695083343, 0.2618619371, 0.0581917003, 0.2673960025),
+        (81, 263, 0.2552885199, 0.3662095770, 0.2527367456, 0.3676219226),
+        (15, 148, 0.0623863995, 0.1604872417, 0.0578440101, 0.1616504903),
         (0, 20, 0.0, 0.1611251581, 0.0, 0.1684334710),
-        (
-            1,
-            29,
-            0.0061132143,
-            0.1717552188,
-            0.0008726469,
-            0.1776442955,
-        ),
+        (1, 29, 0.0061132143, 0.1717552188, 0.0008726469, 0.1776442955),
         (0, 10, 0.0, 0.2775327999, 0.0, 0.3084971078),
-        (
-            5,
-            10,
-            0.2365930905,
-            0.7634069095,
-            0.1870860284,
-            0.8129139716,
-        ),
+        (5, 10, 0.2365930905, 0.7634069095, 0.1870860284, 0.8129139716),
         (10, 10, 0.7224672001, 1.0, 0.6915028922, 1.0),
         (0, 1000, 0.0, 0.0038267585, 0.0, 0.0036820839),
-        (
-            50,
-            100,
-            0.4038315304,
-            0.5961684696,
-            0.3983211295,
-            0.6016788705,
-        ),
+        (50, 100, 0.4038315304, 0.5961684696, 0.3983211295, 0.6016788705),
     ];
 
     #[test]
@@ -569,13 +504,7 @@ mod tests {
                 [0.007730807972737994, 0.14068309513251215],
                 [0.0017671710005495351, 0.15339202452618272],
             ),
-            (
-                0.90,
-                0,
-                10,
-                [0.0, 0.2129419700834071],
-                [0.0, 0.2588655508930523],
-            ),
+            (0.90, 0, 10, [0.0, 0.2129419700834071], [0.0, 0.2588655508930523]),
             (
                 0.99,
                 7,
@@ -590,13 +519,7 @@ mod tests {
                 [0.0040614941968838, 0.23825425313641296],
                 [0.0001728313327215184, 0.22960030657503938],
             ),
-            (
-                0.99,
-                0,
-                10,
-                [0.0, 0.3988540933049081],
-                [0.0, 0.4112959813475253],
-            ),
+            (0.99, 0, 10, [0.0, 0.3988540933049081], [0.0, 0.4112959813475253]),
         ];
         for (conf, x, n, w, cp) in cases {
             let ci = wilson(x, n, conf);
@@ -628,12 +551,7 @@ mod tests {
         assert_abs(clopper_pearson(0, 1, 0.95).hi, 0.975, 1e-15, "0/1 hi");
         assert_abs(clopper_pearson(1, 1, 0.95).lo, 0.025, 1e-15, "1/1 lo");
         // 0/1e6: scipy stats.beta.ppf(0.975, 1, 1e6) = 3.688872650206488e-06.
-        assert_rel(
-            clopper_pearson(0, 1_000_000, 0.95).hi,
-            3.688872650206488e-06,
-            1e-12,
-            "0/1e6",
-        );
+        assert_rel(clopper_pearson(0, 1_000_000, 0.95).hi, 3.688872650206488e-06, 1e-12, "0/1e6");
     }
 
     #[test]
@@ -771,10 +689,7 @@ mod tests {
         // Without the NaN this is the hand-worked example (m = 4, not 5).
         let adj = holm(&[0.01, f64::NAN, 0.04, 0.03, 0.005]);
         assert!(adj[1].is_nan());
-        for (a, e) in [adj[0], adj[2], adj[3], adj[4]]
-            .iter()
-            .zip([0.03, 0.06, 0.06, 0.02])
-        {
+        for (a, e) in [adj[0], adj[2], adj[3], adj[4]].iter().zip([0.03, 0.06, 0.06, 0.02]) {
             assert_abs(*a, e, 1e-15, "holm with NaN");
         }
         assert!(holm(&[]).is_empty());

@@ -25,14 +25,22 @@ pub struct RunsText {
 }
 
 fn column_text(df: &DataFrame, name: &str) -> Result<Vec<String>> {
-    let c = df.column(name).map_err(anyhow::Error::from).with_context(|| format!("runs.parquet has no column `{name}`"))?;
+    let c = df
+        .column(name)
+        .map_err(anyhow::Error::from)
+        .with_context(|| format!("runs.parquet has no column `{name}`"))?;
     let s = c.as_materialized_series();
     Ok(match s.dtype() {
         DataType::Float64 => s.f64()?.iter().map(|v| v.map(|x| x.to_string()).unwrap_or_default()).collect(),
         DataType::UInt32 => s.u32()?.iter().map(|v| v.map(|x| x.to_string()).unwrap_or_default()).collect(),
         DataType::UInt64 => s.u64()?.iter().map(|v| v.map(|x| x.to_string()).unwrap_or_default()).collect(),
         DataType::Boolean => s.bool()?.iter().map(|v| v.map(|x| x.to_string()).unwrap_or_default()).collect(),
-        _ => s.cast(&DataType::String)?.str()?.iter().map(|v| v.unwrap_or("").to_string()).collect(),
+        _ => s
+            .cast(&DataType::String)?
+            .str()?
+            .iter()
+            .map(|v| v.unwrap_or("").to_string())
+            .collect(),
     })
 }
 
@@ -40,7 +48,11 @@ fn column_text(df: &DataFrame, name: &str) -> Result<Vec<String>> {
 pub fn read_runs(dir: &Path, params: &[&str]) -> Result<RunsText> {
     let path = dir.join("runs.parquet");
     if !path.exists() {
-        return usage(format!("{} has no runs.parquet: run a grid there first (initgrid --config … --out {}), or merge its shards", dir.display(), dir.display()));
+        return usage(format!(
+            "{} has no runs.parquet: run a grid there first (initgrid --config … --out {}), or merge its shards",
+            dir.display(),
+            dir.display()
+        ));
     }
     let df = crate::sink::read_parquet(&path)?;
     let mut cols = HashMap::new();
@@ -49,7 +61,12 @@ pub fn read_runs(dir: &Path, params: &[&str]) -> Result<RunsText> {
     }
     let replicate = df.column("replicate")?.u32()?.iter().map(|v| v.unwrap_or(0)).collect();
     let outcome = column_text(&df, "outcome")?;
-    Ok(RunsText { n: df.height(), cols, replicate, outcome })
+    Ok(RunsText {
+        n: df.height(),
+        cols,
+        replicate,
+        outcome,
+    })
 }
 
 /// Canonical text of a user-given value of parameter `name` (so `lr=0.50` matches `0.5`).
@@ -74,7 +91,9 @@ fn canonical(name: &str, v: &str) -> String {
 fn parse_where(items: &[String]) -> Result<Vec<(String, String)>> {
     let mut out = Vec::new();
     for it in items {
-        let Some((k, v)) = it.split_once('=') else { return usage(format!("--where {it}: write key=value, e.g. --where layout=relu-sigmoid")) };
+        let Some((k, v)) = it.split_once('=') else {
+            return usage(format!("--where {it}: write key=value, e.g. --where layout=relu-sigmoid"));
+        };
         let k = k.trim();
         check_param(k, "--where")?;
         out.push((k.to_string(), canonical(k, v)));
@@ -85,7 +104,9 @@ fn parse_where(items: &[String]) -> Result<Vec<(String, String)>> {
 fn check_param(k: &str, flag: &str) -> Result<()> {
     if param_index(k).is_none() {
         let names: Vec<&str> = PARAMS.iter().map(|p| p.name).collect();
-        let hint = crate::config::closest(k, names.iter().copied()).map(|c| format!(" — did you mean `{c}`?")).unwrap_or_default();
+        let hint = crate::config::closest(k, names.iter().copied())
+            .map(|c| format!(" — did you mean `{c}`?"))
+            .unwrap_or_default();
         return usage(format!("{flag}: unknown parameter `{k}`{hint} (parameters: {})", names.join(", ")));
     }
     Ok(())
@@ -95,14 +116,18 @@ fn check_param(k: &str, flag: &str) -> Result<()> {
 fn outcome_pred(o: &str) -> Result<impl Fn(&str) -> bool + Clone> {
     let o = o.to_string();
     if !["converged", "diverged", "dead", "stalled", "failed"].contains(&o.as_str()) {
-        return usage(format!("--outcome {o}: use converged, diverged, dead, stalled or failed (= not converged)"));
+        return usage(format!(
+            "--outcome {o}: use converged, diverged, dead, stalled or failed (= not converged)"
+        ));
     }
     Ok(move |x: &str| if o == "failed" { x != "converged" } else { x == o })
 }
 
 /// Varied parameters of the directory's grid (from manifest.json), else none.
 fn varied_of(dir: &Path) -> Vec<String> {
-    crate::manifest::Manifest::load(&dir.join("manifest.json")).map(|m| m.resolved.axes.iter().map(|a| a.0.clone()).collect()).unwrap_or_default()
+    crate::manifest::Manifest::load(&dir.join("manifest.json"))
+        .map(|m| m.resolved.axes.iter().map(|a| a.0.clone()).collect())
+        .unwrap_or_default()
 }
 
 #[derive(Debug, Serialize)]
@@ -133,7 +158,11 @@ mod indexmap_like {
 }
 
 pub fn summary(a: &SummaryArgs) -> Result<()> {
-    let by: Vec<String> = if a.by.is_empty() { varied_of(&a.dir) } else { a.by.iter().map(|s| s.trim().to_string()).collect() };
+    let by: Vec<String> = if a.by.is_empty() {
+        varied_of(&a.dir)
+    } else {
+        a.by.iter().map(|s| s.trim().to_string()).collect()
+    };
     for b in &by {
         check_param(b, "--by")?;
     }
@@ -170,7 +199,14 @@ pub fn summary(a: &SummaryArgs) -> Result<()> {
         .map(|key| {
             let (k, n) = acc[key];
             let ci = wilson(k, n, CONFIDENCE);
-            Group { key: indexmap_like::Key(by.iter().cloned().zip(key.iter().cloned()).collect()), k, n, rate: k as f64 / n as f64, lo: ci.lo, hi: ci.hi }
+            Group {
+                key: indexmap_like::Key(by.iter().cloned().zip(key.iter().cloned()).collect()),
+                k,
+                n,
+                rate: k as f64 / n as f64,
+                lo: ci.lo,
+                hi: ci.hi,
+            }
         })
         .collect();
     print!("{}", render_groups(&by, &a.outcome, &groups, a.format)?);
@@ -191,7 +227,13 @@ fn render_groups(by: &[String], outcome: &str, groups: &[Group], fmt: Format) ->
             writeln!(s, "{}", h.join(","))?;
             for g in groups {
                 let mut r: Vec<String> = g.key.0.iter().map(|(_, v)| csv_field(v)).collect();
-                r.extend([g.k.to_string(), g.n.to_string(), format!("{:.6}", g.rate), format!("{:.6}", g.lo), format!("{:.6}", g.hi)]);
+                r.extend([
+                    g.k.to_string(),
+                    g.n.to_string(),
+                    format!("{:.6}", g.rate),
+                    format!("{:.6}", g.lo),
+                    format!("{:.6}", g.hi),
+                ]);
                 writeln!(s, "{}", r.join(","))?;
             }
         }
@@ -215,7 +257,11 @@ fn render_groups(by: &[String], outcome: &str, groups: &[Group], fmt: Format) ->
 }
 
 fn csv_field(v: &str) -> String {
-    if v.contains([',', '"', '\n']) { format!("\"{}\"", v.replace('"', "\"\"")) } else { v.to_string() }
+    if v.contains([',', '"', '\n']) {
+        format!("\"{}\"", v.replace('"', "\"\""))
+    } else {
+        v.to_string()
+    }
 }
 
 /// Aligned plain-text or markdown table.
@@ -227,8 +273,16 @@ pub fn render_table(header: &[String], rows: &[Vec<String>], markdown: bool) -> 
         }
     }
     let line = |cells: &[String]| -> String {
-        let parts: Vec<String> = cells.iter().enumerate().map(|(i, c)| format!("{c:<width$}", width = w[i])).collect();
-        if markdown { format!("| {} |", parts.join(" | ")) } else { parts.join("  ").trim_end().to_string() }
+        let parts: Vec<String> = cells
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("{c:<width$}", width = w[i]))
+            .collect();
+        if markdown {
+            format!("| {} |", parts.join(" | "))
+        } else {
+            parts.join("  ").trim_end().to_string()
+        }
     };
     let mut s = line(header);
     s.push('\n');
@@ -276,7 +330,12 @@ pub fn closing_table(grid: &Grid, stats: &[CellStats]) -> String {
                 r.push(match acc.get(&(l.clone(), c.clone())) {
                     Some(&(k, n)) => {
                         let ci = wilson(k, n, CONFIDENCE);
-                        format!("{:>5.1}% [{:.0}–{:.0}] n={n}", 100.0 * k as f64 / n as f64, 100.0 * ci.lo, 100.0 * ci.hi)
+                        format!(
+                            "{:>5.1}% [{:.0}–{:.0}] n={n}",
+                            100.0 * k as f64 / n as f64,
+                            100.0 * ci.lo,
+                            100.0 * ci.hi
+                        )
                     }
                     None => "-".into(),
                 });
@@ -338,13 +397,24 @@ pub fn paired(dir: &Path, factor: &str, filter: &[(String, String)], outcome: &s
         if !scopes.contains(&key) {
             scopes.push(key.clone());
         }
-        groups.entry((key, runs.replicate[i])).or_default().push((li, pred(&runs.outcome[i])));
+        groups
+            .entry((key, runs.replicate[i]))
+            .or_default()
+            .push((li, pred(&runs.outcome[i])));
     }
     if levels.len() < 2 {
-        return usage(format!("`{factor}` has {} level(s) in these runs: a comparison needs at least 2 (is it varied in the grid?)", levels.len()));
+        return usage(format!(
+            "`{factor}` has {} level(s) in these runs: a comparison needs at least 2 (is it varied in the grid?)",
+            levels.len()
+        ));
     }
     let varied = varied_of(dir);
-    let show: Vec<usize> = others.iter().enumerate().filter(|(_, o)| varied.iter().any(|v| v == *o)).map(|(i, _)| i).collect();
+    let show: Vec<usize> = others
+        .iter()
+        .enumerate()
+        .filter(|(_, o)| varied.iter().any(|v| v == *o))
+        .map(|(i, _)| i)
+        .collect();
     let mut out = Vec::new();
     for a in 0..levels.len() {
         for b in a + 1..levels.len() {
@@ -352,7 +422,9 @@ pub fn paired(dir: &Path, factor: &str, filter: &[(String, String)], outcome: &s
             let mut per_scope: Vec<[u64; 4]> = vec![[0; 4]; scopes.len()];
             let scope_idx: HashMap<&Vec<&str>, usize> = scopes.iter().enumerate().map(|(i, s)| (s, i)).collect();
             for ((key, _), v) in &groups {
-                let (Some(&(_, sa)), Some(&(_, sb))) = (v.iter().find(|x| x.0 == a), v.iter().find(|x| x.0 == b)) else { continue };
+                let (Some(&(_, sa)), Some(&(_, sb))) = (v.iter().find(|x| x.0 == a), v.iter().find(|x| x.0 == b)) else {
+                    continue;
+                };
                 let cell = match (sa, sb) {
                     (true, true) => 0,
                     (true, false) => 1,
@@ -364,8 +436,18 @@ pub fn paired(dir: &Path, factor: &str, filter: &[(String, String)], outcome: &s
             }
             for (si, t) in per_scope.iter().enumerate() {
                 if t.iter().sum::<u64>() > 0 {
-                    let desc = show.iter().map(|&i| format!("{}={}", others[i], scopes[si][i])).collect::<Vec<_>>().join(" ");
-                    out.push(pair_result(if desc.is_empty() { "cell".into() } else { desc }, &levels[a], &levels[b], *t, outcome));
+                    let desc = show
+                        .iter()
+                        .map(|&i| format!("{}={}", others[i], scopes[si][i]))
+                        .collect::<Vec<_>>()
+                        .join(" ");
+                    out.push(pair_result(
+                        if desc.is_empty() { "cell".into() } else { desc },
+                        &levels[a],
+                        &levels[b],
+                        *t,
+                        outcome,
+                    ));
                 }
             }
             if pooled.iter().sum::<u64>() > 0 {
@@ -411,8 +493,16 @@ fn verdict(r: &PairResult, outcome: &str) -> String {
     let disc = r.only_a + r.only_b;
     let pts = |x: f64| format!("{:+.1} points [{:+.1}, {:+.1}]", 100.0 * x, 100.0 * r.diff_lo, 100.0 * r.diff_hi);
     if r.p_holm < 0.05 {
-        let (hi, lo) = if r.diff > 0.0 { (&r.level_a, &r.level_b) } else { (&r.level_b, &r.level_a) };
-        format!("{hi} is {outcome} more often than {lo}: {} (Holm p = {:.2e})", pts(r.diff), r.p_holm)
+        let (hi, lo) = if r.diff > 0.0 {
+            (&r.level_a, &r.level_b)
+        } else {
+            (&r.level_b, &r.level_a)
+        };
+        format!(
+            "{hi} is {outcome} more often than {lo}: {} (Holm p = {:.2e})",
+            pts(r.diff),
+            r.p_holm
+        )
     } else if disc == 0 {
         format!("identical on every seed: the factor changes nothing here ({} pairs)", r.pairs)
     } else {
@@ -467,7 +557,21 @@ pub fn compare(a: &CompareArgs) -> Result<()> {
             print!("{}", String::from_utf8_lossy(&buf));
         }
         Format::Table | Format::Markdown => {
-            let header: Vec<String> = ["scope", "A", "B", "pairs", "both", "only A", "only B", "neither", "A−B (95% CI)", "McNemar p", "Holm p"].map(String::from).to_vec();
+            let header: Vec<String> = [
+                "scope",
+                "A",
+                "B",
+                "pairs",
+                "both",
+                "only A",
+                "only B",
+                "neither",
+                "A−B (95% CI)",
+                "McNemar p",
+                "Holm p",
+            ]
+            .map(String::from)
+            .to_vec();
             let body: Vec<Vec<String>> = rows
                 .iter()
                 .map(|r| {

@@ -38,8 +38,16 @@ pub fn aggregate_cells(grid: &Grid, runs: &Path) -> Result<Vec<CellStats>> {
             count("diverged"),
             count("dead"),
             count("stalled"),
-            col("epochs").cast(DataType::Float64).filter(conv.clone()).median().alias("epochs_median"),
-            col("epochs").cast(DataType::Float64).filter(conv).quantile(lit(0.9), QuantileMethod::Linear).alias("epochs_p90"),
+            col("epochs")
+                .cast(DataType::Float64)
+                .filter(conv.clone())
+                .median()
+                .alias("epochs_median"),
+            col("epochs")
+                .cast(DataType::Float64)
+                .filter(conv)
+                .quantile(lit(0.9), QuantileMethod::Linear)
+                .alias("epochs_p90"),
         ])
         .collect()
         .map_err(anyhow::Error::from)
@@ -47,7 +55,13 @@ pub fn aggregate_cells(grid: &Grid, runs: &Path) -> Result<Vec<CellStats>> {
     let ids = df.column("cell_id")?.str()?.clone();
     let get_u = |name: &str| -> Result<Vec<u64>> { Ok(df.column(name)?.u64()?.iter().map(|v| v.unwrap_or(0)).collect()) };
     let get_f = |name: &str| -> Result<Vec<Option<f64>>> { Ok(df.column(name)?.f64()?.iter().collect()) };
-    let (n, c, d, de, s) = (get_u("n")?, get_u("converged")?, get_u("diverged")?, get_u("dead")?, get_u("stalled")?);
+    let (n, c, d, de, s) = (
+        get_u("n")?,
+        get_u("converged")?,
+        get_u("diverged")?,
+        get_u("dead")?,
+        get_u("stalled")?,
+    );
     let (med, p90) = (get_f("epochs_median")?, get_f("epochs_p90")?);
     let mut by_id: HashMap<&str, usize> = HashMap::new();
     for (i, id) in ids.iter().enumerate() {
@@ -56,7 +70,13 @@ pub fn aggregate_cells(grid: &Grid, runs: &Path) -> Result<Vec<CellStats>> {
     let mut out = Vec::with_capacity(grid.cells.len());
     for cell in &grid.cells {
         let Some(&i) = by_id.get(cell.id.as_str()) else { continue };
-        out.push(CellStats { cell: cell.index, n: n[i], counts: [c[i], d[i], de[i], s[i]], epochs_median: med[i], epochs_p90: p90[i] });
+        out.push(CellStats {
+            cell: cell.index,
+            n: n[i],
+            counts: [c[i], d[i], de[i], s[i]],
+            epochs_median: med[i],
+            epochs_p90: p90[i],
+        });
     }
     Ok(out)
 }
@@ -67,19 +87,37 @@ pub fn cells_frame(grid: &Grid, stats: &[CellStats]) -> PolarsResult<DataFrame> 
     for (i, p) in PARAMS.iter().enumerate() {
         cols.push(param_column(p.name, stats.iter().map(|s| &grid.cells[s.cell].values[i])));
     }
-    cols.push(Column::new("cell_id".into(), stats.iter().map(|s| grid.cells[s.cell].id.clone()).collect::<Vec<_>>()));
+    cols.push(Column::new(
+        "cell_id".into(),
+        stats.iter().map(|s| grid.cells[s.cell].id.clone()).collect::<Vec<_>>(),
+    ));
     cols.push(Column::new("n".into(), stats.iter().map(|s| s.n).collect::<Vec<_>>()));
     for (k, o) in Outcome::ALL.iter().enumerate() {
         cols.push(Column::new(o.name().into(), stats.iter().map(|s| s.counts[k]).collect::<Vec<_>>()));
     }
     for (k, o) in Outcome::ALL.iter().enumerate() {
         let ci: Vec<_> = stats.iter().map(|s| wilson(s.counts[k], s.n, CONFIDENCE)).collect();
-        cols.push(Column::new(format!("p_{}", o.name()).into(), stats.iter().map(|s| s.counts[k] as f64 / s.n as f64).collect::<Vec<_>>()));
-        cols.push(Column::new(format!("p_{}_lo", o.name()).into(), ci.iter().map(|c| c.lo).collect::<Vec<_>>()));
-        cols.push(Column::new(format!("p_{}_hi", o.name()).into(), ci.iter().map(|c| c.hi).collect::<Vec<_>>()));
+        cols.push(Column::new(
+            format!("p_{}", o.name()).into(),
+            stats.iter().map(|s| s.counts[k] as f64 / s.n as f64).collect::<Vec<_>>(),
+        ));
+        cols.push(Column::new(
+            format!("p_{}_lo", o.name()).into(),
+            ci.iter().map(|c| c.lo).collect::<Vec<_>>(),
+        ));
+        cols.push(Column::new(
+            format!("p_{}_hi", o.name()).into(),
+            ci.iter().map(|c| c.hi).collect::<Vec<_>>(),
+        ));
     }
-    cols.push(Column::new("epochs_median".into(), stats.iter().map(|s| s.epochs_median).collect::<Vec<_>>()));
-    cols.push(Column::new("epochs_p90".into(), stats.iter().map(|s| s.epochs_p90).collect::<Vec<_>>()));
+    cols.push(Column::new(
+        "epochs_median".into(),
+        stats.iter().map(|s| s.epochs_median).collect::<Vec<_>>(),
+    ));
+    cols.push(Column::new(
+        "epochs_p90".into(),
+        stats.iter().map(|s| s.epochs_p90).collect::<Vec<_>>(),
+    ));
     DataFrame::new(stats.len(), cols)
 }
 
@@ -120,7 +158,16 @@ pub fn effects(grid: &Grid, stats: &[CellStats]) -> Vec<Effect> {
         for (lv, (n, counts)) in levels.iter().zip(&acc) {
             for (k, o) in Outcome::ALL.iter().enumerate() {
                 let ci = wilson(counts[k], *n, CONFIDENCE);
-                out.push(Effect { factor: PARAMS[pi].name.into(), level: lv.clone(), outcome: *o, k: counts[k], n: *n, p: counts[k] as f64 / *n as f64, lo: ci.lo, hi: ci.hi });
+                out.push(Effect {
+                    factor: PARAMS[pi].name.into(),
+                    level: lv.clone(),
+                    outcome: *o,
+                    k: counts[k],
+                    n: *n,
+                    p: counts[k] as f64 / *n as f64,
+                    lo: ci.lo,
+                    hi: ci.hi,
+                });
             }
         }
     }

@@ -54,7 +54,12 @@ fn runs_and_cells_tables_have_the_documented_schema() {
     assert_eq!(cells.height(), 12);
     let n = cells.column("n").unwrap().u64().unwrap();
     let total: Vec<u64> = (0..12)
-        .map(|i| ["converged", "diverged", "dead", "stalled"].iter().map(|c| cells.column(c).unwrap().u64().unwrap().get(i).unwrap()).sum())
+        .map(|i| {
+            ["converged", "diverged", "dead", "stalled"]
+                .iter()
+                .map(|c| cells.column(c).unwrap().u64().unwrap().get(i).unwrap())
+                .sum()
+        })
         .collect();
     for i in 0..12 {
         assert_eq!(n.get(i), Some(40));
@@ -64,7 +69,16 @@ fn runs_and_cells_tables_have_the_documented_schema() {
         let hi = cells.column("p_converged_hi").unwrap().f64().unwrap().get(i).unwrap();
         assert!(lo <= p && p <= hi);
     }
-    for c in ["p_diverged_lo", "p_dead_hi", "p_stalled", "epochs_median", "epochs_p90", "cell_id", "layout", "lr"] {
+    for c in [
+        "p_diverged_lo",
+        "p_dead_hi",
+        "p_stalled",
+        "epochs_median",
+        "epochs_p90",
+        "cell_id",
+        "layout",
+        "lr",
+    ] {
         assert!(cells.column(c).is_ok(), "cells.parquet lacks {c}");
     }
     // cells are in canonical order: layout slowest, lr fastest
@@ -76,7 +90,19 @@ fn runs_and_cells_tables_have_the_documented_schema() {
     let effects = read(&out.join("effects.parquet"));
     assert_eq!(effects.height(), (3 + 2 + 2) * 4);
     let m: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();
-    for k in ["config", "resolved", "config_hash", "initgrid_version", "git_commit", "rustc", "threads", "started", "finished", "wall_seconds", "counts"] {
+    for k in [
+        "config",
+        "resolved",
+        "config_hash",
+        "initgrid_version",
+        "git_commit",
+        "rustc",
+        "threads",
+        "started",
+        "finished",
+        "wall_seconds",
+        "counts",
+    ] {
         assert!(m.get(k).is_some(), "manifest lacks {k}");
     }
     assert!(out.join("report.html").exists());
@@ -104,10 +130,13 @@ fn cell_ids_are_stable_when_an_axis_grows() {
     assert!(b.contains("18 cells"), "{b}");
     assert!(a.contains("estimated time"));
     let ids = |s: &str| -> Vec<(String, String)> {
-        s.lines().filter(|l| l.contains("layout=")).map(|l| {
-            let f: Vec<&str> = l.split_whitespace().collect();
-            (f[1].to_string(), f[2..].join(" "))
-        }).collect()
+        s.lines()
+            .filter(|l| l.contains("layout="))
+            .map(|l| {
+                let f: Vec<&str> = l.split_whitespace().collect();
+                (f[1].to_string(), f[2..].join(" "))
+            })
+            .collect()
     };
     let (ia, ib) = (ids(&a), ids(&b));
     assert_eq!(ia.len(), 12);
@@ -122,18 +151,49 @@ fn summary_compare_and_replay_answer_questions() {
     let cfg = write(tmp.path(), "g.toml", SMALL);
     let out = tmp.path().join("out");
     run_ok(&cfg, &out, &[]);
-    bin().args(["summary"]).arg(&out).args(["--by", "layout,lr"]).assert().success().stdout(predicate::str::contains("relu-sigmoid").and(predicate::str::contains("95% CI")));
-    let j = bin().args(["summary"]).arg(&out).args(["--by", "layout", "--where", "lr=3", "--outcome", "failed", "--format", "json"]).output().unwrap();
+    bin()
+        .args(["summary"])
+        .arg(&out)
+        .args(["--by", "layout,lr"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("relu-sigmoid").and(predicate::str::contains("95% CI")));
+    let j = bin()
+        .args(["summary"])
+        .arg(&out)
+        .args(["--by", "layout", "--where", "lr=3", "--outcome", "failed", "--format", "json"])
+        .output()
+        .unwrap();
     assert!(j.status.success());
     let v: serde_json::Value = serde_json::from_slice(&j.stdout).unwrap();
     assert_eq!(v.as_array().unwrap().len(), 3);
     assert_eq!(v[0]["n"], 80);
-    bin().args(["summary"]).arg(&out).args(["--format", "csv", "--by", "layout"]).assert().success().stdout(predicate::str::starts_with("layout,k,n,p_converged,lo,hi"));
-    bin().args(["summary"]).arg(&out).args(["--by", "layuot"]).assert().code(2).stderr(predicate::str::contains("did you mean `layout`"));
-    bin().args(["compare"]).arg(&out).args(["--factor", "init_order"]).assert().success().stdout(predicate::str::contains("pooled"));
+    bin()
+        .args(["summary"])
+        .arg(&out)
+        .args(["--format", "csv", "--by", "layout"])
+        .assert()
+        .success()
+        .stdout(predicate::str::starts_with("layout,k,n,p_converged,lo,hi"));
+    bin()
+        .args(["summary"])
+        .arg(&out)
+        .args(["--by", "layuot"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("did you mean `layout`"));
+    bin()
+        .args(["compare"])
+        .arg(&out)
+        .args(["--factor", "init_order"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("pooled"));
     let cmp = read(&out.join("compare_init_order.parquet"));
     assert!(cmp.height() >= 7);
-    for c in ["pairs", "both", "only_a", "only_b", "neither", "diff", "diff_lo", "diff_hi", "p_exact", "p_holm", "verdict"] {
+    for c in [
+        "pairs", "both", "only_a", "only_b", "neither", "diff", "diff_lo", "diff_hi", "p_exact", "p_holm", "verdict",
+    ] {
         assert!(cmp.column(c).is_ok(), "{c}");
     }
     // Replay one run of each outcome the grid produced; each must verify bit for bit.
@@ -144,7 +204,12 @@ fn summary_compare_and_replay_answer_questions() {
     for i in 0..runs.height() {
         let o = outcomes.get(i).unwrap();
         if seen.insert(o.to_string()) {
-            let r = bin().args(["replay"]).arg(&out).args(["--run", ids.get(i).unwrap(), "--json"]).output().unwrap();
+            let r = bin()
+                .args(["replay"])
+                .arg(&out)
+                .args(["--run", ids.get(i).unwrap(), "--json"])
+                .output()
+                .unwrap();
             assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
             let v: serde_json::Value = serde_json::from_slice(&r.stdout).unwrap();
             assert_eq!(v["verified"], true);
@@ -162,7 +227,11 @@ fn summary_compare_and_replay_answer_questions() {
 #[test]
 fn diverged_runs_replay_too() {
     let tmp = tempfile::tempdir().unwrap();
-    let cfg = write(tmp.path(), "d.toml", "name = \"d\"\nseeds = 8\n[train]\ndataset = \"four\"\nlayout = \"tanh-linear\"\nmax_epochs = 50\n[grid]\nlr = [5.0, 50.0]\n");
+    let cfg = write(
+        tmp.path(),
+        "d.toml",
+        "name = \"d\"\nseeds = 8\n[train]\ndataset = \"four\"\nlayout = \"tanh-linear\"\nmax_epochs = 50\n[grid]\nlr = [5.0, 50.0]\n",
+    );
     let out = tmp.path().join("o");
     run_ok(&cfg, &out, &[]);
     let runs = read(&out.join("runs.parquet"));
@@ -170,5 +239,11 @@ fn diverged_runs_replay_too() {
     let d = runs.filter(&mask).unwrap();
     assert!(d.height() > 0);
     let id = d.column("run_id").unwrap().str().unwrap().get(0).unwrap().to_string();
-    bin().args(["replay"]).arg(&out).args(["--run", &id]).assert().success().stdout(predicate::str::contains("verified"));
+    bin()
+        .args(["replay"])
+        .arg(&out)
+        .args(["--run", &id])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("verified"));
 }

@@ -39,7 +39,13 @@ fn spawn(cfg: &Path, out: &Path, extra: &[&str]) -> Child {
 }
 
 fn chunks(out: &Path) -> usize {
-    std::fs::read_dir(out.join("chunks")).map(|r| r.filter_map(|e| e.ok()).filter(|e| e.file_name().to_string_lossy().ends_with(".parquet")).count()).unwrap_or(0)
+    std::fs::read_dir(out.join("chunks"))
+        .map(|r| {
+            r.filter_map(|e| e.ok())
+                .filter(|e| e.file_name().to_string_lossy().ends_with(".parquet"))
+                .count()
+        })
+        .unwrap_or(0)
 }
 
 fn wait_for_chunks(out: &Path, n: usize) {
@@ -105,7 +111,13 @@ fn three_shards_merged_equal_one_run_and_gaps_are_named() {
     assert!(runs_no_timing(&merged).equals_missing(&reference(tmp.path(), &cfg)));
     assert!(merged.join("cells.parquet").exists() && merged.join("manifest.json").exists());
     // missing shard
-    bin().arg("merge").arg(tmp.path().join("m2")).args(&dirs[..2]).assert().code(2).stderr(predicate::str::contains("missing shard(s): 2/3"));
+    bin()
+        .arg("merge")
+        .arg(tmp.path().join("m2"))
+        .args(&dirs[..2])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("missing shard(s): 2/3"));
     // duplicated shard
     let dup = tmp.path().join("dup");
     std::fs::create_dir_all(&dup).unwrap();
@@ -115,12 +127,26 @@ fn three_shards_merged_equal_one_run_and_gaps_are_named() {
             std::fs::copy(e.path(), dup.join(e.file_name())).unwrap();
         }
     }
-    bin().arg("merge").arg(tmp.path().join("m3")).args(&dirs).arg(&dup).assert().code(2).stderr(predicate::str::contains("duplicated shard(s): shard 1/3"));
+    bin()
+        .arg("merge")
+        .arg(tmp.path().join("m3"))
+        .args(&dirs)
+        .arg(&dup)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("duplicated shard(s): shard 1/3"));
     // shards of a different config
     let other = write(tmp.path(), "o.toml", &MID.replace("seeds = 400", "seeds = 100"));
     let od = tmp.path().join("other");
     run_ok(&other, &od, &["--shard", "0/3"]);
-    bin().arg("merge").arg(tmp.path().join("m4")).args(&dirs[1..]).arg(&od).assert().code(2).stderr(predicate::str::contains("different config"));
+    bin()
+        .arg("merge")
+        .arg(tmp.path().join("m4"))
+        .args(&dirs[1..])
+        .arg(&od)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("different config"));
 }
 
 #[test]
@@ -128,7 +154,25 @@ fn shard_auto_reads_the_slurm_task_id() {
     let tmp = tempfile::tempdir().unwrap();
     let cfg = write(tmp.path(), "m.toml", &MID.replace("seeds = 400", "seeds = 32"));
     let d = tmp.path().join("a");
-    bin().arg("--config").arg(&cfg).arg("--out").arg(&d).args(["--shard", "auto/2", "--quiet"]).env("SLURM_ARRAY_TASK_ID", "1").assert().success();
+    bin()
+        .arg("--config")
+        .arg(&cfg)
+        .arg("--out")
+        .arg(&d)
+        .args(["--shard", "auto/2", "--quiet"])
+        .env("SLURM_ARRAY_TASK_ID", "1")
+        .assert()
+        .success();
     assert!(d.join("state-shard-1-of-2.json").exists());
-    bin().arg("--config").arg(&cfg).arg("--out").arg(&d).args(["--shard", "auto/2"]).env_remove("SLURM_ARRAY_TASK_ID").env_remove("JOB_COMPLETION_INDEX").assert().code(2).stderr(predicate::str::contains("SLURM_ARRAY_TASK_ID"));
+    bin()
+        .arg("--config")
+        .arg(&cfg)
+        .arg("--out")
+        .arg(&d)
+        .args(["--shard", "auto/2"])
+        .env_remove("SLURM_ARRAY_TASK_ID")
+        .env_remove("JOB_COMPLETION_INDEX")
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("SLURM_ARRAY_TASK_ID"));
 }

@@ -111,7 +111,13 @@ impl Dataset {
             }
             None => (max_label + 1).max(2),
         };
-        Ok(Dataset { name: name.into(), dim, inputs, labels, classes })
+        Ok(Dataset {
+            name: name.into(),
+            dim,
+            inputs,
+            labels,
+            classes,
+        })
     }
 
     /// Number of label changes along the points in their given order (the "alternations" that

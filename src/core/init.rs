@@ -82,17 +82,26 @@ pub fn weight_sampler(dist: InitDist, fan_in: usize, fan_out: usize) -> Sampler 
             let a = sqrt3 * (2.0 / (fi + fo)).sqrt();
             Sampler::Uniform { lo: -a, hi: a }
         }
-        InitDist::XavierNormal => Sampler::Normal { mean: 0.0, std: (2.0 / (fi + fo)).sqrt() },
+        InitDist::XavierNormal => Sampler::Normal {
+            mean: 0.0,
+            std: (2.0 / (fi + fo)).sqrt(),
+        },
         InitDist::HeUniform => {
             let b = sqrt3 * kaiming_std(RELU_GAIN);
             Sampler::Uniform { lo: -b, hi: b }
         }
-        InitDist::HeNormal => Sampler::Normal { mean: 0.0, std: kaiming_std(RELU_GAIN) },
+        InitDist::HeNormal => Sampler::Normal {
+            mean: 0.0,
+            std: kaiming_std(RELU_GAIN),
+        },
         InitDist::LecunUniform => {
             let b = sqrt3 * kaiming_std(1.0);
             Sampler::Uniform { lo: -b, hi: b }
         }
-        InitDist::LecunNormal => Sampler::Normal { mean: 0.0, std: kaiming_std(1.0) },
+        InitDist::LecunNormal => Sampler::Normal {
+            mean: 0.0,
+            std: kaiming_std(1.0),
+        },
         InitDist::TorchDefault => {
             // kaiming_uniform_(a=√5): gain = sqrt(2/(1+a²)) = sqrt(1/3)
             let gain = (2.0f64 / (1.0 + 5.0)).sqrt();
@@ -303,7 +312,14 @@ mod tests {
     fn neuron_order_is_weights_then_bias_per_unit() {
         let sh = shape(&[1, 3, 2], false);
         let mut p = vec![0.0; sh.n_params];
-        init_params(&sh, "uniform(-1,1)".parse().unwrap(), BiasInit::Same, InitOrder::Neuron, &mut init_rng(3), &mut p);
+        init_params(
+            &sh,
+            "uniform(-1,1)".parse().unwrap(),
+            BiasInit::Same,
+            InitOrder::Neuron,
+            &mut init_rng(3),
+            &mut p,
+        );
         let mut rng = init_rng(3);
         let s = Sampler::Uniform { lo: -1.0, hi: 1.0 };
         let l0 = &sh.layers[0];
@@ -312,7 +328,14 @@ mod tests {
             assert_eq!(p[l0.b_off + j], s.draw(&mut rng));
         }
         let mut p2 = vec![0.0; sh.n_params];
-        init_params(&sh, "uniform(-1,1)".parse().unwrap(), BiasInit::Same, InitOrder::Layer, &mut init_rng(3), &mut p2);
+        init_params(
+            &sh,
+            "uniform(-1,1)".parse().unwrap(),
+            BiasInit::Same,
+            InitOrder::Layer,
+            &mut init_rng(3),
+            &mut p2,
+        );
         let mut rng = init_rng(3);
         for j in 0..3 {
             assert_eq!(p2[l0.w_off + j], s.draw(&mut rng));
@@ -326,7 +349,14 @@ mod tests {
     fn batch_norm_affine_starts_at_identity() {
         let sh = shape(&[1, 3, 2], true);
         let mut p = vec![f64::NAN; sh.n_params];
-        init_params(&sh, "he_normal".parse().unwrap(), BiasInit::Zeros, InitOrder::Layer, &mut init_rng(1), &mut p);
+        init_params(
+            &sh,
+            "he_normal".parse().unwrap(),
+            BiasInit::Zeros,
+            InitOrder::Layer,
+            &mut init_rng(1),
+            &mut p,
+        );
         let g = sh.layers[0].gamma_off.unwrap();
         assert_eq!(&p[g..g + 3], &[1.0; 3]);
         assert_eq!(&p[g + 3..g + 6], &[0.0; 3]);

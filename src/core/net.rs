@@ -60,11 +60,23 @@ impl NetShape {
             } else {
                 None
             };
-            layers.push(LayerShape { fan_in, units: u, activation: act, w_off, b_off, gamma_off });
+            layers.push(LayerShape {
+                fan_in,
+                units: u,
+                activation: act,
+                w_off,
+                b_off,
+                gamma_off,
+            });
             fan_in = u;
         }
         let max_units = widths.iter().copied().max().unwrap_or(0).max(input_dim);
-        NetShape { input_dim, layers, n_params: off, max_units }
+        NetShape {
+            input_dim,
+            layers,
+            n_params: off,
+            max_units,
+        }
     }
 
     pub fn output_units(&self) -> usize {
@@ -89,9 +101,8 @@ pub struct Buffers<const N: usize> {
 
 impl<const N: usize> Buffers<N> {
     pub fn new(shape: &NetShape, m_max: usize) -> Self {
-        let per_layer = |f: &dyn Fn(&LayerShape) -> usize| -> Vec<Vec<Lanes<N>>> {
-            shape.layers.iter().map(|l| vec![Lanes::zero(); f(l)]).collect()
-        };
+        let per_layer =
+            |f: &dyn Fn(&LayerShape) -> usize| -> Vec<Vec<Lanes<N>>> { shape.layers.iter().map(|l| vec![Lanes::zero(); f(l)]).collect() };
         Buffers {
             z: per_layer(&|l| m_max * l.units),
             xhat: per_layer(&|l| if l.gamma_off.is_some() { m_max * l.units } else { 0 }),
@@ -379,7 +390,12 @@ mod tests {
         // recover dz_s by finite weights: use grad of w against x = e_s is not possible, so
         // recompute from the stored delta (layer 0 is the last processed).
         for s in 0..m {
-            assert!((buf.delta[s].0[0] - dx_ref[s]).abs() < 1e-9, "dx[{s}] {} vs {}", buf.delta[s].0[0], dx_ref[s]);
+            assert!(
+                (buf.delta[s].0[0] - dx_ref[s]).abs() < 1e-9,
+                "dx[{s}] {} vs {}",
+                buf.delta[s].0[0],
+                dx_ref[s]
+            );
         }
     }
 
@@ -405,7 +421,16 @@ mod tests {
             0.4242470992,
             0.3,
         );
-        bn_vector(&[0.0, 1.0], 1.0, 0.0, &[1.0, 0.0], &[-0.9999800006, 0.9999800006], &[3.999760012e-05, -3.999760012e-05], -0.9999800006, 1.0);
+        bn_vector(
+            &[0.0, 1.0],
+            1.0,
+            0.0,
+            &[1.0, 0.0],
+            &[-0.9999800006, 0.9999800006],
+            &[3.999760012e-05, -3.999760012e-05],
+            -0.9999800006,
+            1.0,
+        );
     }
 
     #[test]

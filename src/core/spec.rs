@@ -27,11 +27,7 @@ pub fn split_call(s: &str) -> Result<(String, Vec<String>), ParseError> {
             }
             let name = s[..open].trim().to_ascii_lowercase();
             let inner = &s[open + 1..s.len() - 1];
-            let args = inner
-                .split(',')
-                .map(|a| a.trim().to_string())
-                .filter(|a| !a.is_empty())
-                .collect();
+            let args = inner.split(',').map(|a| a.trim().to_string()).filter(|a| !a.is_empty()).collect();
             Ok((name, args))
         }
     }
@@ -100,14 +96,11 @@ impl FromStr for Activation {
             "identity" => "linear",
             other => other,
         };
-        Activation::ALL
-            .into_iter()
-            .find(|a| a.name() == t)
-            .ok_or_else(|| {
-                ParseError(format!(
-                    "unknown activation `{s}`: use one of sigmoid, relu, leaky_relu, tanh, linear, softmax"
-                ))
-            })
+        Activation::ALL.into_iter().find(|a| a.name() == t).ok_or_else(|| {
+            ParseError(format!(
+                "unknown activation `{s}`: use one of sigmoid, relu, leaky_relu, tanh, linear, softmax"
+            ))
+        })
     }
 }
 
@@ -133,9 +126,10 @@ impl FromStr for Layout {
         for tok in s.split('-') {
             let (act, width) = match tok.split_once(':') {
                 Some((a, w)) => {
-                    let w: u32 = w.trim().parse().map_err(|_| {
-                        ParseError(format!("layout `{s}`: width `{w}` is not a positive integer"))
-                    })?;
+                    let w: u32 = w
+                        .trim()
+                        .parse()
+                        .map_err(|_| ParseError(format!("layout `{s}`: width `{w}` is not a positive integer")))?;
                     if w == 0 {
                         return err(format!("layout `{s}`: a layer width must be ≥ 1"));
                     }
@@ -143,9 +137,7 @@ impl FromStr for Layout {
                 }
                 None => (tok, None),
             };
-            let activation: Activation = act
-                .parse()
-                .map_err(|e: ParseError| ParseError(format!("layout `{s}`: {}", e.0)))?;
+            let activation: Activation = act.parse().map_err(|e: ParseError| ParseError(format!("layout `{s}`: {}", e.0)))?;
             tokens.push(LayerToken { activation, width });
         }
         if tokens.len() < 2 {
@@ -153,10 +145,7 @@ impl FromStr for Layout {
                 "layout `{s}` has no hidden layer: name at least two layers, e.g. `relu-sigmoid`"
             ));
         }
-        if let Some(i) = tokens[..tokens.len() - 1]
-            .iter()
-            .position(|t| t.activation == Activation::Softmax)
-        {
+        if let Some(i) = tokens[..tokens.len() - 1].iter().position(|t| t.activation == Activation::Softmax) {
             return err(format!(
                 "layout `{s}`: softmax is only allowed on the output layer (layer {} is hidden)",
                 i + 1
@@ -191,9 +180,15 @@ impl Layout {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum InitDist {
     /// U(a, b)
-    Uniform { a: f64, b: f64 },
+    Uniform {
+        a: f64,
+        b: f64,
+    },
     /// N(mean, std²)
-    Normal { mean: f64, std: f64 },
+    Normal {
+        mean: f64,
+        std: f64,
+    },
     XavierUniform,
     XavierNormal,
     HeUniform,
@@ -271,8 +266,14 @@ pub enum BiasInit {
     Const(f64),
     /// Drawn from the layer's weight distribution.
     Same,
-    Uniform { a: f64, b: f64 },
-    Normal { mean: f64, std: f64 },
+    Uniform {
+        a: f64,
+        b: f64,
+    },
+    Normal {
+        mean: f64,
+        std: f64,
+    },
     /// U(±1/√fan_in), nn.Linear's default bias.
     TorchDefault,
 }
@@ -426,7 +427,14 @@ mod tests {
 
     #[test]
     fn text_forms_round_trip() {
-        for s in ["uniform(-1,1)", "normal(0,0.5)", "xavier_uniform", "he_normal", "torch_default", "lecun_normal"] {
+        for s in [
+            "uniform(-1,1)",
+            "normal(0,0.5)",
+            "xavier_uniform",
+            "he_normal",
+            "torch_default",
+            "lecun_normal",
+        ] {
             assert_eq!(s.parse::<InitDist>().unwrap().to_string(), s);
         }
         for s in ["zeros", "const(0.1)", "same", "uniform(-0.5,0.5)", "normal(0,1)", "torch_default"] {

@@ -39,7 +39,13 @@ fn check_gradient(t: &Trainer, seed: u64) {
         let fd = (lp - lm) / (2.0 * h);
         let denom = (g[i].abs() + fd.abs()).max(1e-3); // rounding noise of the differences ≈ 1e-10
         let rel = (g[i] - fd).abs() / denom;
-        assert!(rel < 1e-6, "{} {}: param {i}: analytic {} vs fd {fd} (rel {rel:e})", s.layout, s.batch_norm, g[i]);
+        assert!(
+            rel < 1e-6,
+            "{} {}: param {i}: analytic {} vs fd {fd} (rel {rel:e})",
+            s.layout,
+            s.batch_norm,
+            g[i]
+        );
     }
 }
 

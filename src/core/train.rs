@@ -40,7 +40,11 @@ pub struct TrainSpec {
 impl TrainSpec {
     /// The article's defaults around a data set, a layout and a learning rate.
     pub fn new(dataset: Dataset, layout: Layout, lr: f64) -> TrainSpec {
-        let loss = if layout.output() == Activation::Softmax { Loss::Ce } else { Loss::Mse };
+        let loss = if layout.output() == Activation::Softmax {
+            Loss::Ce
+        } else {
+            Loss::Mse
+        };
         TrainSpec {
             dataset: Arc::new(dataset),
             targets: Targets::Onehot,
@@ -71,7 +75,10 @@ pub struct SpecError {
 }
 
 fn bad<T>(key: &'static str, message: impl Into<String>) -> Result<T, SpecError> {
-    Err(SpecError { key, message: message.into() })
+    Err(SpecError {
+        key,
+        message: message.into(),
+    })
 }
 
 /// How a run ended.
@@ -183,7 +190,10 @@ impl Trainer {
             return bad("dataset", "the data set has no points");
         }
         if !(spec.lr.is_finite() && spec.lr > 0.0) {
-            return bad("lr", format!("learning rate {} must be a positive finite number, e.g. 0.1", spec.lr));
+            return bad(
+                "lr",
+                format!("learning rate {} must be a positive finite number, e.g. 0.1", spec.lr),
+            );
         }
         if !(spec.momentum.is_finite() && (0.0..1.0).contains(&spec.momentum)) {
             return bad("momentum", format!("momentum {} must be in [0, 1)", spec.momentum));
@@ -195,7 +205,10 @@ impl Trainer {
             return bad("tol", format!("tol {} must be a finite number ≥ 0, e.g. 0.01", spec.tol));
         }
         if spec.diverge_loss.is_nan() || spec.diverge_loss <= spec.tol {
-            return bad("diverge_loss", format!("diverge_loss {} must be above tol {}", spec.diverge_loss, spec.tol));
+            return bad(
+                "diverge_loss",
+                format!("diverge_loss {} must be above tol {}", spec.diverge_loss, spec.tol),
+            );
         }
         if spec.hidden == 0 {
             return bad("hidden", "hidden must be ≥ 1");
@@ -203,7 +216,14 @@ impl Trainer {
         let out_act = spec.layout.output();
         match (spec.loss, out_act == Activation::Softmax) {
             (Loss::Ce, false) => {
-                return bad("loss", format!("loss \"ce\" needs a softmax output layer, but layout `{}` ends in {}: use loss = \"mse\" or end the layout in softmax", spec.layout, out_act.name()));
+                return bad(
+                    "loss",
+                    format!(
+                        "loss \"ce\" needs a softmax output layer, but layout `{}` ends in {}: use loss = \"mse\" or end the layout in softmax",
+                        spec.layout,
+                        out_act.name()
+                    ),
+                );
             }
             (Loss::Mse, true) => {
                 return bad("loss", format!("a softmax output needs loss = \"ce\" (layout `{}`)", spec.layout));
@@ -214,10 +234,19 @@ impl Trainer {
             Targets::Onehot => d.classes,
             Targets::Binary => {
                 if d.classes != 2 {
-                    return bad("targets", format!("binary targets need labels 0/1, but data set `{}` has {} classes: use targets = \"onehot\"", d.name, d.classes));
+                    return bad(
+                        "targets",
+                        format!(
+                            "binary targets need labels 0/1, but data set `{}` has {} classes: use targets = \"onehot\"",
+                            d.name, d.classes
+                        ),
+                    );
                 }
                 if out_act == Activation::Softmax {
-                    return bad("targets", "softmax over a single binary output is constant: use targets = \"onehot\" with softmax");
+                    return bad(
+                        "targets",
+                        "softmax over a single binary output is constant: use targets = \"onehot\" with softmax",
+                    );
                 }
                 1
             }
@@ -229,7 +258,13 @@ impl Trainer {
             let last = l + 1 == n_layers;
             let w = match (tok.width, last) {
                 (Some(w), true) if w as usize != out_units => {
-                    return bad("layout", format!("the output layer of `{}` has width {w}, but {} targets need {out_units} output node(s): drop the width or change `targets`", spec.layout, spec.targets));
+                    return bad(
+                        "layout",
+                        format!(
+                            "the output layer of `{}` has width {w}, but {} targets need {out_units} output node(s): drop the width or change `targets`",
+                            spec.layout, spec.targets
+                        ),
+                    );
                 }
                 (Some(w), _) => w as usize,
                 (None, true) => out_units,
@@ -242,10 +277,22 @@ impl Trainer {
         let batch_size = spec.batch.size(n);
         if spec.batch_norm {
             if batch_size < 2 {
-                return bad("batch_norm", format!("batch norm needs batches of ≥ 2 samples, but batch = \"{}\" gives {batch_size}: use batch = \"full\" or an integer ≥ 2, or batch_norm = false", spec.batch));
+                return bad(
+                    "batch_norm",
+                    format!(
+                        "batch norm needs batches of ≥ 2 samples, but batch = \"{}\" gives {batch_size}: use batch = \"full\" or an integer ≥ 2, or batch_norm = false",
+                        spec.batch
+                    ),
+                );
             }
             if n % batch_size == 1 {
-                return bad("batch", format!("batch {} on {n} points leaves a last batch of 1 sample, which batch norm cannot normalise: choose a batch size that does not leave 1", spec.batch));
+                return bad(
+                    "batch",
+                    format!(
+                        "batch {} on {n} points leaves a last batch of 1 sample, which batch norm cannot normalise: choose a batch size that does not leave 1",
+                        spec.batch
+                    ),
+                );
             }
         }
         let shape = NetShape::new(d.dim, &widths, &acts, spec.batch_norm);
@@ -257,7 +304,13 @@ impl Trainer {
             }
         }
         let stop_when_dead = spec.momentum == 0.0 && (!spec.batch_norm || batch_size == n);
-        Ok(Trainer { spec, shape, batch_size, stop_when_dead, targets })
+        Ok(Trainer {
+            spec,
+            shape,
+            batch_size,
+            stop_when_dead,
+            targets,
+        })
     }
 
     pub fn spec(&self) -> &TrainSpec {
@@ -511,7 +564,14 @@ impl<const N: usize> Group<N> {
     /// Initialises lane `k` for a new run from `seed`.
     fn start_lane(&mut self, t: &Trainer, k: usize, seed: u64, st: &mut LaneState) {
         let s = &t.spec;
-        init_params(&t.shape, s.init_dist, s.bias_init, s.init_order, &mut init_rng(seed), &mut self.scalar);
+        init_params(
+            &t.shape,
+            s.init_dist,
+            s.bias_init,
+            s.init_order,
+            &mut init_rng(seed),
+            &mut self.scalar,
+        );
         for (p, &v) in self.params.iter_mut().zip(&self.scalar) {
             p.0[k] = v;
         }
@@ -538,7 +598,9 @@ impl<const N: usize> Group<N> {
                 .layers
                 .iter()
                 .map(|l| LayerParams {
-                    weights: (0..l.units).map(|j| (0..l.fan_in).map(|i| p(l.w_off + j * l.fan_in + i)).collect()).collect(),
+                    weights: (0..l.units)
+                        .map(|j| (0..l.fan_in).map(|i| p(l.w_off + j * l.fan_in + i)).collect())
+                        .collect(),
                     bias: (0..l.units).map(|j| p(l.b_off + j)).collect(),
                     gamma: l.gamma_off.map(|g| (0..l.units).map(|j| p(g + j)).collect()),
                     beta: l.gamma_off.map(|g| (0..l.units).map(|j| p(g + l.units + j)).collect()),
@@ -549,6 +611,7 @@ impl<const N: usize> Group<N> {
 
     /// Forward pass over the whole data set (batch norm with whole-data statistics) and the
     /// per-lane checks that decide a run's outcome.
+    #[inline(always)]
     fn evaluate(&mut self, t: &Trainer) -> Eval<N> {
         let shape = &t.shape;
         let n = t.spec.dataset.len();
@@ -621,10 +684,19 @@ impl<const N: usize> Group<N> {
                 max_abs.0[k] = f64::INFINITY;
             }
         }
-        Eval { loss, correct, dead_units, dead_layer, max_abs, finite, n: n as f64 }
+        Eval {
+            loss,
+            correct,
+            dead_units,
+            dead_layer,
+            max_abs,
+            finite,
+            n: n as f64,
+        }
     }
 
     /// One epoch of (mini-)batch SGD for every lane.
+    #[inline(always)]
     fn train_epoch(&mut self, t: &Trainer, lanes: &mut [LaneState; N]) {
         let s = &t.spec;
         let d = &s.dataset;

@@ -177,10 +177,7 @@ impl Scale {
     }
 
     fn log_ticks(&self, max: usize, light: bool) -> Vec<f64> {
-        let (a, b) = (
-            self.lo.log10().round() as i32,
-            self.hi.log10().round() as i32,
-        );
+        let (a, b) = (self.lo.log10().round() as i32, self.hi.log10().round() as i32);
         let decades = (b - a).max(1) as usize;
         let stride = decades.div_ceil(max.max(1)).max(1);
         let mut out = vec![];
@@ -267,11 +264,7 @@ impl ValueFormatter<f64> for Bands {
 // ---------------------------------------------------------------------------------------------
 
 /// Draw into a fresh `w`×`h` SVG string. Errors and panics become `Err(message)`.
-fn render_svg(
-    w: u32,
-    h: u32,
-    draw: impl FnOnce(&Area<'_>) -> DrawResult,
-) -> Result<String, String> {
+fn render_svg(w: u32, h: u32, draw: impl FnOnce(&Area<'_>) -> DrawResult) -> Result<String, String> {
     let mut buf = String::new();
     let outcome = catch_unwind(AssertUnwindSafe(|| -> DrawResult {
         let root = SVGBackend::with_string(&mut buf, (w, h)).into_drawing_area();
@@ -344,14 +337,8 @@ fn legend_height(items: &[LegendItem], width: u32) -> u32 {
 
 fn draw_mark(area: &Area<'_>, mark: Mark, color: RGBColor, x: i32, y: i32) -> DrawResult {
     match mark {
-        Mark::Swatch => area.draw(&Rectangle::new(
-            [(x, y - 6), (x + 14, y + 6)],
-            color.mix(0.85).filled(),
-        ))?,
-        Mark::Line => area.draw(&PathElement::new(
-            vec![(x - 2, y), (x + 16, y)],
-            color.stroke_width(3),
-        ))?,
+        Mark::Swatch => area.draw(&Rectangle::new([(x, y - 6), (x + 14, y + 6)], color.mix(0.85).filled()))?,
+        Mark::Line => area.draw(&PathElement::new(vec![(x - 2, y), (x + 16, y)], color.stroke_width(3)))?,
         Mark::Cross => area.draw(&Cross::new((x + 7, y), 5, color.stroke_width(2)))?,
         Mark::Dot => area.draw(&Circle::new((x + 7, y), 5, color.filled()))?,
         Mark::Ring => area.draw(&Circle::new((x + 7, y), 5, color.stroke_width(2)))?,
@@ -360,11 +347,7 @@ fn draw_mark(area: &Area<'_>, mark: Mark, color: RGBColor, x: i32, y: i32) -> Dr
 }
 
 /// Caption at the top, legend rows under it; returns the remaining plotting area.
-fn frame<'a>(
-    root: &Area<'a>,
-    caption: &str,
-    legend: &[LegendItem],
-) -> Result<Area<'a>, Box<dyn Error>> {
+fn frame<'a>(root: &Area<'a>, caption: &str, legend: &[LegendItem]) -> Result<Area<'a>, Box<dyn Error>> {
     let (w, _) = root.dim_in_pixel();
     let (cap, body) = root.split_vertically(CAPTION_H);
     let cap_style = (FONT, CAPTION)
@@ -372,20 +355,13 @@ fn frame<'a>(
         .style(FontStyle::Bold)
         .color(&INK)
         .pos(Pos::new(HPos::Center, VPos::Center));
-    cap.draw_text(
-        &clip(caption, 90),
-        &cap_style,
-        (w as i32 / 2, CAPTION_H as i32 / 2 + 2),
-    )?;
+    cap.draw_text(&clip(caption, 90), &cap_style, (w as i32 / 2, CAPTION_H as i32 / 2 + 2))?;
     if legend.is_empty() {
         return Ok(body);
     }
     let lh = legend_height(legend, w);
     let (top, rest) = body.split_vertically(lh);
-    let text = (FONT, LEGEND)
-        .into_font()
-        .color(&INK)
-        .pos(Pos::new(HPos::Left, VPos::Center));
+    let text = (FONT, LEGEND).into_font().color(&INK).pos(Pos::new(HPos::Left, VPos::Center));
     for (r, (row, rw)) in legend_rows(legend, w).iter().enumerate() {
         let mut x = ((f64::from(w) - rw) / 2.0).max(8.0) as i32;
         let y = (r as u32 * LEGEND_ROW + LEGEND_ROW / 2 + 2) as i32;
@@ -417,11 +393,7 @@ pub(super) struct LevelRates {
 }
 
 /// Horizontal grouped bars (one per outcome) with Wilson whiskers, one band per level.
-pub(super) fn rate_chart(
-    factor: &str,
-    outcomes: &[(String, Rgb)],
-    levels: &[LevelRates],
-) -> Result<String, String> {
+pub(super) fn rate_chart(factor: &str, outcomes: &[(String, Rgb)], levels: &[LevelRates]) -> Result<String, String> {
     if levels.is_empty() || outcomes.is_empty() {
         return Err("no levels to plot".into());
     }
@@ -435,11 +407,7 @@ pub(super) fn rate_chart(
     let plot_h = levels.len() as u32 * band_px + 62;
     let h = CAPTION_H + legend_height(&legend, w) + plot_h;
     let labels: Vec<String> = levels.iter().map(|l| clip(&l.level, 26)).collect();
-    let label_w = labels
-        .iter()
-        .map(|l| text_width(l, TICK / 1.24))
-        .fold(30.0, f64::max)
-        .min(230.0) as u32;
+    let label_w = labels.iter().map(|l| text_width(l, TICK / 1.24)).fold(30.0, f64::max).min(230.0) as u32;
 
     render_svg(w, h, |root| {
         let area = frame(root, &format!("{factor}: outcome rates by level"), &legend)?;
@@ -478,10 +446,7 @@ pub(super) fn rate_chart(
         let slot = 0.82 / m as f64;
         let half = slot * 0.40;
         let small = (FONT, 13.5).into_font().color(&RGBColor(70, 70, 70));
-        let inside = (FONT, 13.5)
-            .into_font()
-            .style(FontStyle::Bold)
-            .color(&WHITE);
+        let inside = (FONT, 13.5).into_font().style(FontStyle::Bold).color(&WHITE);
         for (i, lv) in levels.iter().enumerate() {
             // faint separator between bands
             if i > 0 {
@@ -567,27 +532,16 @@ pub(super) fn epochs_histogram(groups: &[(String, Vec<u32>, Rgb)]) -> Result<Str
     let nbins = ((total as f64).sqrt() as usize).clamp(8, 36);
     let log = f64::from(hi.max(1)) / f64::from(lo.max(1)) >= 30.0;
     let edges: Vec<f64> = if log {
-        let (a, b) = (
-            f64::from(lo.max(1)).log10(),
-            f64::from(hi.max(1)).log10() + 1e-9,
-        );
-        (0..=nbins)
-            .map(|i| 10f64.powf(a + (b - a) * i as f64 / nbins as f64))
-            .collect()
+        let (a, b) = (f64::from(lo.max(1)).log10(), f64::from(hi.max(1)).log10() + 1e-9);
+        (0..=nbins).map(|i| 10f64.powf(a + (b - a) * i as f64 / nbins as f64)).collect()
     } else {
         let width = (f64::from(hi - lo + 1) / nbins as f64).ceil().max(1.0);
         let n = ((f64::from(hi - lo + 1) / width).ceil() as usize).max(1);
-        (0..=n)
-            .map(|i| f64::from(lo) - 0.5 + width * i as f64)
-            .collect()
+        (0..=n).map(|i| f64::from(lo) - 0.5 + width * i as f64).collect()
     };
     let nb = edges.len() - 1;
     let bin_of = |v: u32| -> usize {
-        let x = if log {
-            f64::from(v.max(1))
-        } else {
-            f64::from(v)
-        };
+        let x = if log { f64::from(v.max(1)) } else { f64::from(v) };
         edges[1..].iter().position(|&e| x < e).unwrap_or(nb - 1)
     };
     let mut shares: Vec<Vec<f64>> = vec![];
@@ -611,12 +565,7 @@ pub(super) fn epochs_histogram(groups: &[(String, Vec<u32>, Rgb)]) -> Result<Str
         .iter()
         .map(|g| {
             LegendItem::new(
-                format!(
-                    "{} (n={}, median {})",
-                    clip(&g.0, 28),
-                    g.1.len(),
-                    fmt_num(median(&g.1))
-                ),
+                format!("{} (n={}, median {})", clip(&g.0, 28), g.1.len(), fmt_num(median(&g.1))),
                 g.2,
                 Mark::Line,
             )
@@ -662,10 +611,7 @@ pub(super) fn epochs_histogram(groups: &[(String, Vec<u32>, Rgb)]) -> Result<Str
                 pts.push((edges[i + 1], v));
             }
             pts.push((edges[nb], 0.0));
-            chart.draw_series(std::iter::once(Polygon::new(
-                pts.clone(),
-                c.mix(0.10).filled(),
-            )))?;
+            chart.draw_series(std::iter::once(Polygon::new(pts.clone(), c.mix(0.10).filled())))?;
             chart.draw_series(std::iter::once(PathElement::new(pts, c.stroke_width(2))))?;
         }
         Ok(())
@@ -744,15 +690,9 @@ pub(super) fn loss_chart(group: &str, curves: &[Curve]) -> Result<String, String
         .collect();
     let any_cut = prepared.iter().any(|p| p.1 && !p.0.is_empty());
     if any_cut {
-        legend.push(LegendItem::new(
-            "last finite loss, then NaN/∞",
-            (34, 34, 34),
-            Mark::Cross,
-        ));
+        legend.push(LegendItem::new("last finite loss, then NaN/∞", (34, 34, 34), Mark::Cross));
     }
-    let clamped = curves
-        .iter()
-        .any(|c| c.losses.iter().any(|&v| v.is_finite() && v < LOG_FLOOR));
+    let clamped = curves.iter().any(|c| c.losses.iter().any(|&v| v.is_finite() && v < LOG_FLOOR));
     let w = 600;
     let h = CAPTION_H + legend_height(&legend, w) + 340;
     let ys = Scale::log(ylo, yhi * 3.0); // headroom for the × markers
@@ -792,10 +732,7 @@ pub(super) fn loss_chart(group: &str, curves: &[Curve]) -> Result<String, String
             if pts.len() == 1 {
                 chart.draw_series(std::iter::once(Circle::new(pts[0], 3, c.filled())))?;
             } else if !pts.is_empty() {
-                chart.draw_series(LineSeries::new(
-                    pts.iter().copied(),
-                    c.mix(0.85).stroke_width(2),
-                ))?;
+                chart.draw_series(LineSeries::new(pts.iter().copied(), c.mix(0.85).stroke_width(2)))?;
             }
             match pts.last() {
                 Some(&last) if *cut => {
@@ -822,14 +759,7 @@ pub(super) fn forest(pairs: &[PairRow]) -> Result<String, String> {
         .iter()
         .map(|p| {
             let s = format!("{} vs {}", p.level_a, p.level_b);
-            clip(
-                &if multi_factor {
-                    format!("{}: {s}", p.factor)
-                } else {
-                    s
-                },
-                40,
-            )
+            clip(&if multi_factor { format!("{}: {s}", p.factor) } else { s }, 40)
         })
         .collect();
     let (mut lo, mut hi) = (0.0f64, 0.0f64);
@@ -850,22 +780,14 @@ pub(super) fn forest(pairs: &[PairRow]) -> Result<String, String> {
     ];
     let w = 820;
     let h = CAPTION_H + legend_height(&legend, w) + pairs.len() as u32 * 36 + 70;
-    let label_w = labels
-        .iter()
-        .map(|l| text_width(l, TICK / 1.24))
-        .fold(30.0, f64::max)
-        .min(300.0) as u32;
+    let label_w = labels.iter().map(|l| text_width(l, TICK / 1.24)).fold(30.0, f64::max).min(300.0) as u32;
     let factor = if multi_factor {
         "factor levels".to_string()
     } else {
         pairs[0].factor.clone()
     };
     render_svg(w, h, |root| {
-        let area = frame(
-            root,
-            &format!("Paired differences in convergence rate ({factor})"),
-            &legend,
-        )?;
+        let area = frame(root, &format!("Paired differences in convergence rate ({factor})"), &legend)?;
         let mut chart = ChartBuilder::on(&area)
             .margin_left(6)
             .margin_right(24)
@@ -909,28 +831,14 @@ pub(super) fn forest(pairs: &[PairRow]) -> Result<String, String> {
             if p.diff_lo.is_finite() && p.diff_hi.is_finite() {
                 chart.draw_series([
                     PathElement::new(vec![(p.diff_lo, y), (p.diff_hi, y)], c.stroke_width(2)),
-                    PathElement::new(
-                        vec![(p.diff_lo, y - 0.15), (p.diff_lo, y + 0.15)],
-                        c.stroke_width(2),
-                    ),
-                    PathElement::new(
-                        vec![(p.diff_hi, y - 0.15), (p.diff_hi, y + 0.15)],
-                        c.stroke_width(2),
-                    ),
+                    PathElement::new(vec![(p.diff_lo, y - 0.15), (p.diff_lo, y + 0.15)], c.stroke_width(2)),
+                    PathElement::new(vec![(p.diff_hi, y - 0.15), (p.diff_hi, y + 0.15)], c.stroke_width(2)),
                 ])?;
             }
             if p.diff.is_finite() {
-                let style = if p.p_holm < 0.05 {
-                    c.filled()
-                } else {
-                    WHITE.filled()
-                };
+                let style = if p.p_holm < 0.05 { c.filled() } else { WHITE.filled() };
                 chart.draw_series(std::iter::once(Circle::new((p.diff, y), 6, style)))?;
-                chart.draw_series(std::iter::once(Circle::new(
-                    (p.diff, y),
-                    6,
-                    c.stroke_width(2),
-                )))?;
+                chart.draw_series(std::iter::once(Circle::new((p.diff, y), 6, c.stroke_width(2))))?;
             }
         }
         Ok(())

@@ -90,9 +90,7 @@ pub(super) fn facets(input: &ReportInput) -> (Layout, Vec<Facet>, usize) {
     let row_name = name_of(row, "layout");
     let col_name = name_of(col, "lr");
 
-    let index = |v: &[String]| -> HashMap<String, usize> {
-        v.iter().enumerate().map(|(i, s)| (s.clone(), i)).collect()
-    };
+    let index = |v: &[String]| -> HashMap<String, usize> { v.iter().enumerate().map(|(i, s)| (s.clone(), i)).collect() };
     let (ri, ci) = (index(&rows), index(&cols));
     let fi: Vec<HashMap<String, usize>> = facet_levels.iter().map(|v| index(v)).collect();
     // facet key = mixed-radix index over facet levels
@@ -162,11 +160,7 @@ const VIRIDIS: [(u8, u8, u8); 11] = [
 
 /// Viridis colour for `t` in 0..=1.
 pub(super) fn viridis(t: f64) -> (u8, u8, u8) {
-    let t = if t.is_finite() {
-        t.clamp(0.0, 1.0)
-    } else {
-        0.0
-    };
+    let t = if t.is_finite() { t.clamp(0.0, 1.0) } else { 0.0 };
     let x = t * 10.0;
     let i = (x.floor() as usize).min(9);
     let f = x - i as f64;
@@ -190,11 +184,7 @@ pub(super) fn svg(f: &Facet) -> String {
     const LABEL_PX: f64 = 13.0;
     let rows: Vec<String> = f.rows.iter().map(|r| clip(r, 24)).collect();
     let cols: Vec<String> = f.cols.iter().map(|c| clip(c, 22)).collect();
-    let cw = cols
-        .iter()
-        .map(|c| text_width(c, LABEL_PX) + 16.0)
-        .fold(66.0, f64::max)
-        .round();
+    let cw = cols.iter().map(|c| text_width(c, LABEL_PX) + 16.0).fold(66.0, f64::max).round();
     let ch = 34.0;
     let left = (rows
         .iter()
@@ -209,14 +199,10 @@ pub(super) fn svg(f: &Facet) -> String {
     let bar_w = gw.clamp(160.0, 260.0);
     let bar_y = top + gh + 18.0;
     let title_w = text_width(&f.title, 14.5) + 20.0;
-    let width = (left + gw + 14.0)
-        .max(left + bar_w + 130.0)
-        .max(title_w)
-        .round();
+    let width = (left + gw + 14.0).max(left + bar_w + 130.0).max(title_w).round();
     let height = (bar_y + 40.0).round();
     // Centre the title over the grid, but keep it inside the picture.
-    let title_x =
-        (left + gw / 2.0).clamp(title_w / 2.0, (width - title_w / 2.0).max(title_w / 2.0));
+    let title_x = (left + gw / 2.0).clamp(title_w / 2.0, (width - title_w / 2.0).max(title_w / 2.0));
 
     let mut s = String::new();
     let _ = write!(
@@ -269,23 +255,14 @@ pub(super) fn svg(f: &Facet) -> String {
     }
     for (i, r) in f.rows.iter().enumerate() {
         for (j, c) in f.cols.iter().enumerate() {
-            let (k, n) = f
-                .counts
-                .get(i * f.cols.len() + j)
-                .copied()
-                .unwrap_or((0, 0));
+            let (k, n) = f.counts.get(i * f.cols.len() + j).copied().unwrap_or((0, 0));
             let (x, y) = (left + cw * j as f64, top + ch * i as f64);
             let mut tip = String::new();
             if !f.row_name.is_empty() {
                 let _ = write!(tip, "{} = {r}", f.row_name);
             }
             if !f.col_name.is_empty() {
-                let _ = write!(
-                    tip,
-                    "{}{} = {c}",
-                    if tip.is_empty() { "" } else { ", " },
-                    f.col_name
-                );
+                let _ = write!(tip, "{}{} = {c}", if tip.is_empty() { "" } else { ", " }, f.col_name);
             }
             if !f.title.is_empty() && f.title != "all runs" {
                 let _ = write!(tip, " ({})", f.title);

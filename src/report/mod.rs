@@ -113,9 +113,7 @@ const GROUP_RGB: [Rgb; 8] = [
 ];
 
 fn outcome_index(name: &str) -> Option<usize> {
-    OUTCOMES
-        .iter()
-        .position(|o| o.eq_ignore_ascii_case(name.trim()))
+    OUTCOMES.iter().position(|o| o.eq_ignore_ascii_case(name.trim()))
 }
 
 fn outcome_color(name: &str) -> Rgb {
@@ -169,11 +167,7 @@ fn fmt_num(v: f64) -> String {
 
 /// A rate with three decimals, or an em dash.
 fn fmt_rate(p: f64) -> String {
-    if p.is_finite() {
-        format!("{p:.3}")
-    } else {
-        "—".into()
-    }
+    if p.is_finite() { format!("{p:.3}") } else { "—".into() }
 }
 
 fn fmt_ci(lo: f64, hi: f64) -> String {
@@ -185,11 +179,7 @@ fn fmt_ci(lo: f64, hi: f64) -> String {
 }
 
 fn fmt_signed(v: f64) -> String {
-    if v.is_finite() {
-        format!("{v:+.3}")
-    } else {
-        "—".into()
-    }
+    if v.is_finite() { format!("{v:+.3}") } else { "—".into() }
 }
 
 /// A p-value: three decimals, scientific when small.
@@ -206,10 +196,7 @@ fn fmt_p(p: f64) -> String {
 }
 
 fn param<'a>(c: &'a CellRow, name: &str) -> Option<&'a str> {
-    c.params
-        .iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.as_str())
+    c.params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
 }
 
 /// Distinct values in first-appearance order; numeric order if every value is a number.
@@ -220,10 +207,7 @@ fn order_levels(values: impl Iterator<Item = String>) -> Vec<String> {
             out.push(v);
         }
     }
-    let nums: Option<Vec<f64>> = out
-        .iter()
-        .map(|s| s.trim().parse::<f64>().ok().filter(|x| x.is_finite()))
-        .collect();
+    let nums: Option<Vec<f64>> = out.iter().map(|s| s.trim().parse::<f64>().ok().filter(|x| x.is_finite())).collect();
     if let Some(nums) = nums {
         let mut idx: Vec<usize> = (0..out.len()).collect();
         idx.sort_by(|&a, &b| nums[a].total_cmp(&nums[b]));
@@ -350,11 +334,7 @@ fn outcome_swatches() -> String {
     let mut s = String::new();
     for (i, o) in OUTCOMES.iter().enumerate() {
         let c = OUTCOME_RGB[i];
-        let _ = write!(
-            s,
-            "<span class=\"sw\" style=\"background:rgb({},{},{})\"></span>{o}",
-            c.0, c.1, c.2
-        );
+        let _ = write!(s, "<span class=\"sw\" style=\"background:rgb({},{},{})\"></span>{o}", c.0, c.1, c.2);
     }
     s
 }
@@ -428,9 +408,7 @@ fn header(h: &mut String, input: &ReportInput, title: &str) {
 
 fn section_heatmaps(h: &mut String, input: &ReportInput) {
     let (lay, facets, total) = heatmap::facets(input);
-    let names = facets
-        .first()
-        .map(|f| (f.row_name.clone(), f.col_name.clone()));
+    let names = facets.first().map(|f| (f.row_name.clone(), f.col_name.clone()));
     let heading = match &names {
         Some((r, c)) if !r.is_empty() && !c.is_empty() => format!("Convergence rate: {r} × {c}"),
         Some((r, c)) if !r.is_empty() || !c.is_empty() => format!("Convergence rate by {r}{c}"),
@@ -471,13 +449,7 @@ fn section_heatmaps(h: &mut String, input: &ReportInput) {
     }
     h.push_str("</div>\n");
     if total > facets.len() {
-        note(
-            h,
-            &format!(
-                "Only the first {} of {total} panels are drawn.",
-                facets.len()
-            ),
-        );
+        note(h, &format!("Only the first {} of {total} panels are drawn.", facets.len()));
     }
     h.push_str("</section>\n");
 }
@@ -491,21 +463,11 @@ fn effect_groups(input: &ReportInput) -> (Vec<(String, Rgb)>, Vec<FactorRates>, 
     if derived {
         // Marginals from the cells, for every varied factor.
         for f in &input.varied {
-            let levels = order_levels(
-                input
-                    .cells
-                    .iter()
-                    .filter_map(|c| param(c, f))
-                    .map(String::from),
-            );
+            let levels = order_levels(input.cells.iter().filter_map(|c| param(c, f)).map(String::from));
             for lv in levels {
                 let mut k = [0u64; 4];
                 let mut n = 0;
-                for c in input
-                    .cells
-                    .iter()
-                    .filter(|c| param(c, f) == Some(lv.as_str()))
-                {
+                for c in input.cells.iter().filter(|c| param(c, f) == Some(lv.as_str())) {
                     n += c.n;
                     for (a, b) in k.iter_mut().zip(c.counts) {
                         *a += b;
@@ -530,19 +492,10 @@ fn effect_groups(input: &ReportInput) -> (Vec<(String, Rgb)>, Vec<FactorRates>, 
     // Outcome slots: the canonical four (those present), then unknown names.
     let mut slots: Vec<(String, Rgb)> = OUTCOMES
         .iter()
-        .filter(|o| {
-            effects
-                .iter()
-                .any(|e| outcome_index(&e.outcome) == outcome_index(o))
-        })
+        .filter(|o| effects.iter().any(|e| outcome_index(&e.outcome) == outcome_index(o)))
         .map(|o| (o.to_string(), outcome_color(o)))
         .collect();
-    let extra = [
-        (0, 114, 178),
-        (204, 121, 167),
-        (86, 180, 233),
-        (240, 228, 66),
-    ];
+    let extra = [(0, 114, 178), (204, 121, 167), (86, 180, 233), (240, 228, 66)];
     for e in &effects {
         if outcome_index(&e.outcome).is_none() && !slots.iter().any(|s| s.0 == e.outcome) {
             let c = extra[slots.len() % extra.len()];
@@ -607,9 +560,7 @@ fn section_effects(h: &mut String, input: &ReportInput) {
          other factors. Bars are rates, whiskers 95% Wilson intervals.</p>\n",
     );
     if derived {
-        h.push_str(
-            "<p class=\"fixed\">(Computed from the cells: no effect rows were given.)</p>\n",
-        );
+        h.push_str("<p class=\"fixed\">(Computed from the cells: no effect rows were given.)</p>\n");
     }
     h.push_str("<div class=\"grid\">\n");
     for (f, levels) in &groups {
@@ -657,10 +608,7 @@ fn section_epochs(h: &mut String, input: &ReportInput) {
         .map(|(i, (g, v))| (g.clone(), v.clone(), group_color(i)))
         .collect();
     if groups.iter().all(|g| g.1.is_empty()) {
-        note(
-            h,
-            "No converged runs: there is no distribution of epochs to show.",
-        );
+        note(h, "No converged runs: there is no distribution of epochs to show.");
         h.push_str("</section>\n");
         return;
     }
@@ -670,11 +618,7 @@ fn section_epochs(h: &mut String, input: &ReportInput) {
          size compare; failed runs are not included.</p>\n",
     );
     figure(h, charts::epochs_histogram(&groups), "");
-    let empty: Vec<&str> = groups
-        .iter()
-        .filter(|g| g.1.is_empty())
-        .map(|g| g.0.as_str())
-        .collect();
+    let empty: Vec<&str> = groups.iter().filter(|g| g.1.is_empty()).map(|g| g.0.as_str()).collect();
     if !empty.is_empty() {
         note(h, &format!("No converged runs in: {}.", empty.join(", ")));
     }
@@ -683,8 +627,7 @@ fn section_epochs(h: &mut String, input: &ReportInput) {
 
 fn section_curves(h: &mut String, input: &ReportInput) {
     h.push_str("<section id=\"curves\">\n<h2>Replayed loss curves</h2>\n");
-    let groups: Vec<&(String, Vec<Curve>)> =
-        input.curves.iter().filter(|g| !g.1.is_empty()).collect();
+    let groups: Vec<&(String, Vec<Curve>)> = input.curves.iter().filter(|g| !g.1.is_empty()).collect();
     if groups.is_empty() {
         note(h, "No replayed runs.");
         h.push_str("</section>\n");
@@ -696,15 +639,8 @@ fn section_curves(h: &mut String, input: &ReportInput) {
          <div class=\"grid\">\n",
     );
     for (g, curves) in groups {
-        let ids: Vec<String> = curves
-            .iter()
-            .map(|c| format!("{} ({})", clip(&c.run_id, 40), c.outcome))
-            .collect();
-        figure(
-            h,
-            charts::loss_chart(g, curves),
-            &format!("Runs: {}", ids.join(", ")),
-        );
+        let ids: Vec<String> = curves.iter().map(|c| format!("{} ({})", clip(&c.run_id, 40), c.outcome)).collect();
+        figure(h, charts::loss_chart(g, curves), &format!("Runs: {}", ids.join(", ")));
     }
     h.push_str("</div>\n</section>\n");
 }
@@ -712,10 +648,7 @@ fn section_curves(h: &mut String, input: &ReportInput) {
 fn section_pairs(h: &mut String, input: &ReportInput) {
     h.push_str("<section id=\"paired\">\n<h2>Paired comparison of init order</h2>\n");
     if input.pairs.is_empty() {
-        note(
-            h,
-            "No paired comparison: init order does not vary in this grid.",
-        );
+        note(h, "No paired comparison: init order does not vary in this grid.");
         h.push_str("</section>\n");
         return;
     }

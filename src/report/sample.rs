@@ -1,9 +1,7 @@
 //! A synthetic, deterministic [`ReportInput`] for demos, tests and checking the page by eye.
 //! The numbers are invented (shaped like the article's story), not results.
 
-use super::{
-    CellRow, Curve, EffectRow, OUTCOMES, PairRow, ReportInput, order_levels, param, wilson,
-};
+use super::{CellRow, Curve, EffectRow, OUTCOMES, PairRow, ReportInput, order_levels, param, wilson};
 
 /// Tiny deterministic generator (SplitMix64), so the sample needs no RNG crate.
 struct Mix(u64);
@@ -25,12 +23,7 @@ impl Mix {
 /// 4 layouts × 3 learning rates × 2 init distributions × batch norm on/off × 3 init orders,
 /// 200 seeds per cell, with effects, epochs, replayed curves (including NaN/∞) and pairs.
 pub fn sample_input() -> ReportInput {
-    let layouts = [
-        "sigmoid-sigmoid",
-        "relu-sigmoid",
-        "relu-relu",
-        "relu-sigmoid-sigmoid",
-    ];
+    let layouts = ["sigmoid-sigmoid", "relu-sigmoid", "relu-relu", "relu-sigmoid-sigmoid"];
     let lrs = ["0.1", "0.5", "0.9"];
     let dists = ["uniform(-1,1)", "normal(0,1)"];
     let bns = ["false", "true"];
@@ -56,11 +49,7 @@ pub fn sample_input() -> ReportInput {
                         let conv = conv.clamp(0.02, 0.99);
                         let fail = 1.0 - conv;
                         let div_share = if relu { 0.25 + 0.6 * lrv } else { 0.1 * lrv };
-                        let dead_share = if relu && bi == 0 {
-                            0.5 * (1.0 - div_share)
-                        } else {
-                            0.0
-                        };
+                        let dead_share = if relu && bi == 0 { 0.5 * (1.0 - div_share) } else { 0.0 };
                         let mut k = [0u64; 4];
                         k[0] = (conv * seeds as f64).round() as u64;
                         k[1] = ((fail * div_share) * seeds as f64).round() as u64;
@@ -89,16 +78,11 @@ pub fn sample_input() -> ReportInput {
             }
         }
     }
-    let varied: Vec<String> = ["layout", "lr", "init_dist", "batch_norm", "init_order"]
-        .map(String::from)
-        .to_vec();
+    let varied: Vec<String> = ["layout", "lr", "init_dist", "batch_norm", "init_order"].map(String::from).to_vec();
     let mut effects = vec![];
     for f in &varied {
         for lv in order_levels(cells.iter().filter_map(|c| param(c, f)).map(String::from)) {
-            let sel: Vec<&CellRow> = cells
-                .iter()
-                .filter(|c| param(c, f) == Some(lv.as_str()))
-                .collect();
+            let sel: Vec<&CellRow> = cells.iter().filter(|c| param(c, f) == Some(lv.as_str())).collect();
             let n: u64 = sel.iter().map(|c| c.n).sum();
             for (i, o) in OUTCOMES.iter().enumerate() {
                 let k: u64 = sel.iter().map(|c| c.counts[i]).sum();
@@ -133,10 +117,7 @@ pub fn sample_input() -> ReportInput {
         .enumerate()
         .map(|(li, l)| {
             let mut v = vec![];
-            for (j, outcome) in ["converged", "converged", "diverged", "stalled", "dead"]
-                .iter()
-                .enumerate()
-            {
+            for (j, outcome) in ["converged", "converged", "diverged", "stalled", "dead"].iter().enumerate() {
                 if li == 0 && *outcome == "dead" {
                     continue; // no ReLU, no dead runs
                 }
@@ -146,9 +127,7 @@ pub fn sample_input() -> ReportInput {
                         let e = e as f64;
                         let noise = 1.0 + 0.03 * rng.normal();
                         match *outcome {
-                            "converged" => {
-                                (0.7 * (-e / (30.0 + 25.0 * j as f64)).exp() + 1e-4) * noise
-                            }
+                            "converged" => (0.7 * (-e / (30.0 + 25.0 * j as f64)).exp() + 1e-4) * noise,
                             "diverged" => 0.7 * (e / 25.0).exp() * noise,
                             "stalled" => (0.5 + 0.2 * (-e / 40.0).exp()) * noise,
                             _ => 0.693,

@@ -20,13 +20,8 @@ fn assert_sane(h: &str) {
     assert!(!stripped.contains("https://"), "external https reference");
     assert!(!h.contains("<script src"));
     assert!(!h.contains("<link"));
-    for leak in [
-        "\"NaN", "NaN,", ",NaN", ">NaN<", "\"inf", "\"-inf", ">inf<", ">-inf<", "inf,",
-    ] {
-        assert!(
-            !h.contains(leak),
-            "a non-finite number leaked into the page: {leak}"
-        );
+    for leak in ["\"NaN", "NaN,", ",NaN", ">NaN<", "\"inf", "\"-inf", ">inf<", ">-inf<", "inf,"] {
+        assert!(!h.contains(leak), "a non-finite number leaked into the page: {leak}");
     }
 }
 
@@ -42,9 +37,7 @@ fn synthetic_report_has_every_chart() {
     assert_eq!(count(&h, "<svg"), expected);
     assert_eq!(count(&h, "class=\"heatmap\""), 4);
     // Heatmap tooltips carry n and the interval.
-    assert!(h.contains(
-        "<title>layout = relu-sigmoid, lr = 0.5 (init_dist = uniform(-1,1), batch_norm = false)"
-    ));
+    assert!(h.contains("<title>layout = relu-sigmoid, lr = 0.5 (init_dist = uniform(-1,1), batch_norm = false)"));
     assert!(h.contains("of n = 600"));
     // Learning rates sorted numerically, layouts in config order.
     let (a, b) = (h.find(">0.1<").unwrap(), h.find(">0.9<").unwrap());
@@ -114,20 +107,13 @@ fn curves_with_nan_inf_zero_and_negative() {
                 "mixed".into(),
                 vec![
                     c("a", "converged", vec![0.7, 0.1, 0.0, -1.0, 1e-12]),
-                    c(
-                        "b",
-                        "diverged",
-                        vec![0.7, 5.0, 1e300, f64::INFINITY, f64::NAN],
-                    ),
+                    c("b", "diverged", vec![0.7, 5.0, 1e300, f64::INFINITY, f64::NAN]),
                     c("c", "diverged", vec![f64::NAN, 1.0]),
                     c("d", "stalled", vec![0.5]),
                     c("e", "weird-outcome", vec![]),
                 ],
             ),
-            (
-                "only-nan".into(),
-                vec![c("x", "diverged", vec![f64::NAN, f64::INFINITY])],
-            ),
+            ("only-nan".into(), vec![c("x", "diverged", vec![f64::NAN, f64::INFINITY])]),
             ("constant".into(), vec![c("y", "dead", vec![0.693; 50])]),
             ("empty".into(), vec![]),
         ],
@@ -147,21 +133,13 @@ fn curves_with_nan_inf_zero_and_negative() {
 fn degenerate_inputs_do_not_panic() {
     let nan3 = (f64::NAN, f64::NAN, f64::NAN);
     let cell = |layout: &str, n: u64| CellRow {
-        params: vec![
-            ("layout".into(), layout.into()),
-            ("lr".into(), "0.5".into()),
-        ],
+        params: vec![("layout".into(), layout.into()), ("lr".into(), "0.5".into())],
         n,
         counts: [n, 0, 0, 0],
         rate: if n == 0 {
             [nan3; 4]
         } else {
-            [
-                (1.0, 0.9, 1.0),
-                (0.0, 0.0, 0.1),
-                (0.0, 0.0, 0.1),
-                (0.0, 0.0, 0.1),
-            ]
+            [(1.0, 0.9, 1.0), (0.0, 0.0, 0.1), (0.0, 0.0, 0.1), (0.0, 0.0, 0.1)]
         },
     };
     let input = ReportInput {
@@ -179,11 +157,7 @@ fn degenerate_inputs_do_not_panic() {
             lo: f64::NAN,
             hi: f64::NAN,
         }],
-        epochs_converged: vec![
-            ("a".into(), vec![5, 5, 5]),
-            ("b".into(), vec![]),
-            ("c".into(), vec![0]),
-        ],
+        epochs_converged: vec![("a".into(), vec![5, 5, 5]), ("b".into(), vec![]), ("c".into(), vec![0])],
         curves: vec![],
         pairs: vec![PairRow {
             factor: "init_order".into(),
@@ -225,10 +199,7 @@ fn heatmap_falls_back_when_layout_and_lr_are_fixed() {
     assert_eq!((facets.len(), total), (2, 2));
     assert_eq!(facets[0].rows.len(), 2);
     assert_eq!(facets[0].cols.len(), 3);
-    let n: u64 = facets
-        .iter()
-        .flat_map(|f| f.counts.iter().map(|c| c.1))
-        .sum();
+    let n: u64 = facets.iter().flat_map(|f| f.counts.iter().map(|c| c.1)).sum();
     assert_eq!(n, input.cells.iter().map(|c| c.n).sum::<u64>());
 
     // Only lr varies: a single row named after the (fixed) layout... which has 4 values here,
@@ -253,23 +224,14 @@ fn helpers() {
     assert_eq!(fmt_p(0.5), "0.500");
     assert_eq!(fmt_p(3.1e-6), "3.1e-6");
     assert_eq!(fmt_p(0.0), "< 1e-300");
-    assert_eq!(
-        order_levels(["1", "0.1", "10"].map(String::from).into_iter()),
-        ["0.1", "1", "10"]
-    );
-    assert_eq!(
-        order_levels(["b", "a", "b"].map(String::from).into_iter()),
-        ["b", "a"]
-    );
+    assert_eq!(order_levels(["1", "0.1", "10"].map(String::from).into_iter()), ["0.1", "1", "10"]);
+    assert_eq!(order_levels(["b", "a", "b"].map(String::from).into_iter()), ["b", "a"]);
     let (p, lo, hi) = wilson(0, 10);
     assert_eq!(p, 0.0);
     assert_eq!(lo, 0.0);
     assert!((hi - 0.2775).abs() < 1e-3);
     assert!(wilson(1, 0).0.is_nan());
-    assert_eq!(
-        esc("<a href='x'>&</a>"),
-        "&lt;a href=&#39;x&#39;&gt;&amp;&lt;/a&gt;"
-    );
+    assert_eq!(esc("<a href='x'>&</a>"), "&lt;a href=&#39;x&#39;&gt;&amp;&lt;/a&gt;");
 }
 
 /// `INITGRID_REPORT_SAMPLE=/tmp/r.html cargo test write_sample_report` writes the demo page

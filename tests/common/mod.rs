@@ -43,7 +43,15 @@ lr = [0.5, 3.0]
 
 /// Runs a config to completion into `out`, asserting success.
 pub fn run_ok(cfg: &Path, out: &Path, extra: &[&str]) -> String {
-    let o = bin().arg("--config").arg(cfg).arg("--out").arg(out).arg("--quiet").args(extra).output().unwrap();
+    let o = bin()
+        .arg("--config")
+        .arg(cfg)
+        .arg("--out")
+        .arg(out)
+        .arg("--quiet")
+        .args(extra)
+        .output()
+        .unwrap();
     assert!(o.status.success(), "run failed: {}", String::from_utf8_lossy(&o.stderr));
     String::from_utf8_lossy(&o.stderr).to_string()
 }
