@@ -53,6 +53,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
         Some(Command::Replay(a)) => crate::replay::replay(&a),
         Some(Command::Report(a)) => crate::report_data::report_cmd(&a).map(|_| ExitCode::SUCCESS),
         Some(Command::Merge(a)) => crate::merge::merge(&a).map(|_| ExitCode::SUCCESS),
+        Some(Command::Findings(a)) => crate::findings::findings_cmd(&a.results, &a.out).map(|_| ExitCode::SUCCESS),
         Some(Command::Bench(a)) => crate::bench::bench(&a).map(|_| ExitCode::SUCCESS),
     }
 }

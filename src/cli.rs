@@ -54,6 +54,8 @@ pub enum Command {
     Report(ReportArgs),
     /// Merge shard directories into one result, checking that none is missing or duplicated.
     Merge(MergeArgs),
+    /// Generate FINDINGS.md from the article's result directories (configs/article/*.toml).
+    Findings(FindingsArgs),
     /// Benchmark the reference workload (four points, relu-sigmoid 1-4-2, 2000 epochs).
     Bench(BenchArgs),
 }
@@ -146,4 +148,14 @@ pub struct BenchArgs {
     /// Use the portable (SSE2) kernel instead of the widest the CPU has.
     #[arg(long)]
     pub baseline: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct FindingsArgs {
+    /// Directory holding the article-* result directories.
+    #[arg(long, default_value = "results")]
+    pub results: PathBuf,
+    /// Output markdown file.
+    #[arg(long, default_value = "FINDINGS.md")]
+    pub out: PathBuf,
 }
