@@ -26,8 +26,9 @@
 #   SHARDS    array size (default 3)
 #   TIMEOUT   seconds to wait for the jobs (default 180)
 #   PYTHON    python used for the polars comparison (default python3)
-#   WORK      scratch dir, all ancestors must be o+x (default /tmp/initgrid-slurm-ci.PID);
-#             removed on success unless KEEP=1
+#   WORK      scratch dir, all ancestors must be o+x (default /tmp/initgrid-slurm-ci.PID,
+#             removed on success unless KEEP=1; a WORK you set is kept, its out/ and single/
+#             are replaced)
 #   SLURMCTLD_PORT, SLURMD_PORT  (default 6817, 6818; must be free)
 set -euo pipefail
 
@@ -39,7 +40,8 @@ SEEDS=${SEEDS-192}
 SHARDS=${SHARDS:-3}
 TIMEOUT=${TIMEOUT:-180}
 PYTHON=${PYTHON:-python3}
-WORK=${WORK:-/tmp/initgrid-slurm-ci.$$}
+if [[ -n ${WORK:-} ]]; then own_work=; else own_work=1 WORK=/tmp/initgrid-slurm-ci.$$; fi
+WORK=$(realpath -m "$WORK")
 CTLD_PORT=${SLURMCTLD_PORT:-6817}
 SLURMD_PORT=${SLURMD_PORT:-6818}
 export SLURM_CONF=$WORK/slurm.conf
@@ -71,6 +73,7 @@ fi
 say "slurm $(dpkg-query -W -f '${Version}' slurmctld 2>/dev/null || echo '?')," \
     "munge $(dpkg-query -W -f '${Version}' munge 2>/dev/null || echo '?')"
 
+rm -rf "$WORK/out" "$WORK/single"
 mkdir -p "$WORK"/{munge,state,spool,log,run}
 chmod 755 "$WORK" "$WORK/munge"
 d=$WORK   # munged refuses a socket dir unless it and every ancestor are world-executable
@@ -166,13 +169,14 @@ on_exit() {
         done
     fi
     stop_cluster
-    if (( rc == 0 )) && [[ -z ${KEEP:-} ]]; then rm -rf "$WORK"; fi
+    if (( rc == 0 )) && [[ -n $own_work && -z ${KEEP:-} ]]; then rm -rf "$WORK"; fi
     say "daemons stopped$( (( rc == 0 )) || echo ", exit $rc")"
     exit "$rc"
 }
 trap on_exit EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
+trap 'exit 141' PIPE   # stdout closed (e.g. piped to head): exit through on_exit, which stops the daemons
 
 wait_gone() {   # until job $1 (or every task of array $1) has left the queue
     local deadline=$(( SECONDS + TIMEOUT ))

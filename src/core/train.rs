@@ -586,7 +586,8 @@ impl<const N: usize> Group<N> {
         st.dead_units_init = 0;
         if s.sample_order == SampleOrder::Shuffled {
             st.shuffle = Some(shuffle_rng(seed));
-            st.perm = (0..s.dataset.len() as u32).collect();
+            st.perm.clear(); // reuse the buffer: no allocation per run
+            st.perm.extend(0..s.dataset.len() as u32);
         }
     }
 
