@@ -66,9 +66,10 @@ missing=0
 for b in munged slurmctld slurmd sbatch squeue scontrol sinfo; do command -v "$b" >/dev/null || missing=1; done
 if (( missing )); then
     say "installing slurmctld slurmd slurm-client munge (apt-get)"
-    apt-get update -qq >/dev/null
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-        slurmctld slurmd slurm-client munge >/dev/null
+    aptlog=$(mktemp)
+    { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+        slurmctld slurmd slurm-client munge; } >"$aptlog" 2>&1 || { cat "$aptlog" >&2; die "apt-get failed"; }
+    rm -f "$aptlog"
 fi
 say "slurm $(dpkg-query -W -f '${Version}' slurmctld 2>/dev/null || echo '?')," \
     "munge $(dpkg-query -W -f '${Version}' munge 2>/dev/null || echo '?')"
