@@ -844,7 +844,7 @@ mod tests {
         let e = parse(&OK.replace("lr = [0.5, 1]", "lr = []")).unwrap_err();
         assert!(e.message.contains("empty axis"), "{e}");
         let e = parse(&OK.replace("lr = [0.5, 1]", "lr = [0.5, -1]")).unwrap_err();
-        assert_eq!(e.at, Some((7, 13)));
+        assert_eq!(e.at, Some((7, 12)));
         let e = parse(&OK.replace("dataset = \"four\"", "dataset = \"four\"\nlayout = \"relu-relu\"")).unwrap_err();
         assert!(e.message.contains("both fixed"), "{e}");
         let e = parse("name = \"t\"\nseeds = [3\n").unwrap_err();

@@ -51,7 +51,11 @@ fn trainer(layout: &str, epochs: u32, bn: bool, order: SampleOrder) -> Trainer {
 #[test]
 fn allocations_do_not_grow_with_epochs_or_runs() {
     // One test function: the counter is global, so no other test may run concurrently.
-    for (layout, bn, order) in [("relu-sigmoid", false, SampleOrder::Fixed), ("tanh-relu-softmax", true, SampleOrder::Shuffled), ("relu-sigmoid-sigmoid", false, SampleOrder::Shuffled)] {
+    for (layout, bn, order) in [
+        ("relu-sigmoid", false, SampleOrder::Fixed),
+        ("tanh-relu-softmax", true, SampleOrder::Shuffled),
+        ("relu-sigmoid-sigmoid", false, SampleOrder::Shuffled),
+    ] {
         let short = allocations(&trainer(layout, 5, bn, order), 16);
         let long = allocations(&trainer(layout, 500, bn, order), 16);
         assert_eq!(short, long, "{layout}: allocations grow with epochs ({short} vs {long})");

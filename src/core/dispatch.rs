@@ -7,7 +7,7 @@
 use super::train::{RunResult, Trainer};
 
 /// Replicates trained side by side in one group (8 f64 = one AVX-512 register).
-pub const LANES: usize = 8;
+pub const LANES: usize = 16;
 
 /// Which kernel `run_many` uses on this CPU.
 pub fn simd_level() -> &'static str {

@@ -14,7 +14,7 @@
 //! variance, ε = 1e−5, y = γ·x̂ + β. Backward (Ioffe & Szegedy §3, compact form):
 //! ∂ℓ/∂x_i = γ/(m·s)·(m·g_i − Σg − x̂_i·Σ g x̂), s = √(σ²+ε).
 
-use super::lanes::Lanes;
+use super::lanes::{Lanes, flat, flat_mut};
 use super::spec::{Activation, LEAKY_SLOPE, Loss};
 
 /// Batch-norm ε (PyTorch default).
@@ -178,13 +178,13 @@ fn activate<const N: usize>(act: Activation, z: &[Lanes<N>], a: &mut [Lanes<N>],
             }
         }
         Activation::Relu => {
-            for (o, v) in a.iter_mut().zip(z) {
-                *o = v.relu();
+            for (o, v) in flat_mut(a).iter_mut().zip(flat(z)) {
+                *o = if *v > 0.0 { *v } else { 0.0 };
             }
         }
         Activation::LeakyRelu => {
-            for (o, v) in a.iter_mut().zip(z) {
-                *o = v.select_pos(*v, *v * Lanes::splat(LEAKY_SLOPE));
+            for (o, v) in flat_mut(a).iter_mut().zip(flat(z)) {
+                *o = if *v > 0.0 { *v } else { *v * LEAKY_SLOPE };
             }
         }
         Activation::Tanh => {
@@ -192,7 +192,7 @@ fn activate<const N: usize>(act: Activation, z: &[Lanes<N>], a: &mut [Lanes<N>],
                 *o = v.tanh();
             }
         }
-        Activation::Linear => a.copy_from_slice(z),
+        Activation::Linear => flat_mut(a).copy_from_slice(flat(z)),
         Activation::Softmax => {
             for (zs, as_) in z.chunks_exact(u).zip(a.chunks_exact_mut(u)) {
                 let mut mx = zs[0];
@@ -263,9 +263,26 @@ pub fn backward<const N: usize>(
         let (fi, u) = (layer.fan_in, layer.units);
         if l + 1 < nl {
             // buf.delta holds ∂L/∂a of this layer; turn it into ∂L/∂(pre-activation).
-            let (z, a) = (&buf.z[l], &buf.a[l]);
-            for idx in 0..m * u {
-                buf.delta[idx] *= act_grad(layer.activation, z[idx], a[idx]);
+            let (z, a) = (&buf.z[l][..m * u], &buf.a[l][..m * u]);
+            let d = &mut buf.delta[..m * u];
+            match layer.activation {
+                // ReLU'(0) = 0, as in PyTorch.
+                Activation::Relu => {
+                    for (d, z) in flat_mut(d).iter_mut().zip(flat(z)) {
+                        *d = if *z > 0.0 { *d } else { 0.0 };
+                    }
+                }
+                Activation::LeakyRelu => {
+                    for (d, z) in flat_mut(d).iter_mut().zip(flat(z)) {
+                        *d = if *z > 0.0 { *d } else { *d * LEAKY_SLOPE };
+                    }
+                }
+                Activation::Linear => {}
+                act => {
+                    for idx in 0..m * u {
+                        d[idx] *= act_grad(act, z[idx], a[idx]);
+                    }
+                }
             }
             if let Some(g_off) = layer.gamma_off {
                 let xhat = &buf.xhat[l];

@@ -8,7 +8,7 @@ use rand_chacha::ChaCha8Rng;
 
 use super::data::Dataset;
 use super::init::init_params;
-use super::lanes::Lanes;
+use super::lanes::{Lanes, flat, flat_mut};
 use super::net::{Buffers, NetShape, backward, forward, sample_loss};
 use super::seed::{init_rng, shuffle_rng};
 use super::spec::{Activation, Batch, BiasInit, InitDist, InitOrder, Layout, Loss, SampleOrder, Targets};
@@ -384,12 +384,22 @@ impl Trainer {
         loop {
             let ev = g.evaluate(self);
             let mut refilled = false;
+            // Lanes that may decide now: at epoch 0, or when something ends a run. Computed on
+            // whole vectors first; most epochs nobody decides and only the running minimum moves.
+            let decide = ev.decisions(self.spec.tol, self.spec.diverge_loss, self.stop_when_dead);
             for k in 0..N {
                 let st = &mut lanes[k];
                 if !st.active || !st.needs_check {
                     continue;
                 }
                 st.needs_check = false;
+                if traj.is_none() && st.epoch != 0 && st.epoch != max_epochs && decide.0[k] == 0.0 {
+                    let l = ev.loss.0[k];
+                    if l < st.min_loss {
+                        st.min_loss = l; // finite here: a non-finite loss is a decision
+                    }
+                    continue;
+                }
                 let e = ev.lane(k);
                 if st.epoch == 0 {
                     st.born_dead = e.dead_layer;
@@ -489,10 +499,11 @@ impl LaneState {
 struct Eval<const N: usize> {
     loss: Lanes<N>,
     correct: Lanes<N>,
-    dead_units: [u32; N],
-    dead_layer: [bool; N],
+    /// Counts and flags as 0.0/1.0 per lane, so that they are computed as vectors.
+    dead_units: Lanes<N>,
+    dead_layer: Lanes<N>,
     max_abs: Lanes<N>,
-    finite: [bool; N],
+    bad: Lanes<N>,
     n: f64,
 }
 
@@ -507,15 +518,35 @@ struct LaneEval {
 }
 
 impl<const N: usize> Eval<N> {
+    /// 1.0 where the lane's run ends at this evaluation (diverged, converged, or dead and
+    /// allowed to stop), as one vector computation. Must agree with the per-lane rules in
+    /// `run_lanes`, which it only short-cuts.
+    #[inline(always)]
+    fn decisions(&self, tol: f64, diverge_loss: f64, stop_when_dead: bool) -> Lanes<N> {
+        let one = Lanes::splat(1.0);
+        let zero = Lanes::zero();
+        // !(loss <= diverge_loss) covers NaN, ∞ and too large.
+        let div = self
+            .loss
+            .zip(Lanes::splat(diverge_loss), |l, d| if l <= d { 0.0 } else { 1.0 })
+            .max_of(self.bad);
+        let n = Lanes::splat(self.n);
+        let all_correct = self.correct.zip(n, |c, n| if c == n { 1.0 } else { 0.0 });
+        let low = self.loss.zip(Lanes::splat(tol), |l, t| if l <= t { 1.0 } else { 0.0 });
+        let conv = (low * all_correct).select_pos(one, zero);
+        let dead = if stop_when_dead { self.dead_layer } else { zero };
+        div.max_of(conv).max_of(dead)
+    }
+
     fn lane(&self, k: usize) -> LaneEval {
         LaneEval {
             loss: self.loss.0[k],
             accuracy: self.correct.0[k] / self.n,
             all_correct: self.correct.0[k] == self.n,
-            dead_units: self.dead_units[k],
-            dead_layer: self.dead_layer[k],
+            dead_units: self.dead_units.0[k] as u32,
+            dead_layer: self.dead_layer.0[k] > 0.0,
             max_abs_param: self.max_abs.0[k],
-            params_finite: self.finite[k],
+            params_finite: self.bad.0[k] == 0.0,
         }
     }
 }
@@ -643,55 +674,46 @@ impl<const N: usize> Group<N> {
             correct += pred.zip(label, |p, l| if p == l { 1.0 } else { 0.0 });
         }
         loss = loss / Lanes::splat(n as f64);
-        let mut dead_units = [0u32; N];
-        let mut dead_layer = [false; N];
+        // Dead ReLU units and layers, as whole-vector operations: a unit is dead when its
+        // pre-activation is ≤ 0 on every sample, i.e. its maximum over the samples is not > 0.
+        let (one, zero) = (Lanes::splat(1.0), Lanes::zero());
+        let mut dead_units = zero;
+        let mut dead_layer = zero;
         for (l, layer) in shape.layers.iter().enumerate() {
             if layer.activation != Activation::Relu {
                 continue;
             }
             let u = layer.units;
             let z = &buf.z[l];
-            let mut layer_dead = [true; N];
+            let mut alive_units = zero;
             for j in 0..u {
-                let mut alive = [false; N];
-                for s in 0..n {
-                    for (k, a) in alive.iter_mut().enumerate() {
-                        *a |= z[s * u + j].0[k] > 0.0;
-                    }
+                let mut mx = z[j];
+                for s in 1..n {
+                    mx = z[s * u + j].max_of(mx);
                 }
-                for k in 0..N {
-                    if alive[k] {
-                        layer_dead[k] = false;
-                    } else {
-                        dead_units[k] += 1;
-                    }
-                }
+                alive_units += mx.select_pos(one, zero);
             }
-            for k in 0..N {
-                dead_layer[k] |= layer_dead[k];
-            }
+            dead_units += Lanes::splat(u as f64) - alive_units;
+            // layer dead ⇔ no unit alive
+            dead_layer = dead_layer.max_of(alive_units.select_pos(zero, one));
         }
-        let mut max_abs = Lanes::zero();
-        let mut finite = [true; N];
-        for p in &self.params {
-            let a = p.abs();
+        // max |θ| and finiteness (|θ| ≤ MAX is false for ±∞ and NaN).
+        let mut max_abs = zero;
+        let mut bad = zero;
+        let pf = flat(&self.params);
+        for c in pf.chunks_exact(N) {
+            let a = Lanes::<N>(c.try_into().expect("N lanes")).abs();
             max_abs = a.max_of(max_abs);
-            for k in 0..N {
-                finite[k] &= a.0[k] <= f64::MAX;
-            }
+            bad = bad.max_of(a.zip(Lanes::splat(f64::MAX), |x, m| if x <= m { 0.0 } else { 1.0 }));
         }
-        for k in 0..N {
-            if !finite[k] {
-                max_abs.0[k] = f64::INFINITY;
-            }
-        }
+        let max_abs = bad.zip(max_abs, |b, m| if b > 0.0 { f64::INFINITY } else { m });
         Eval {
             loss,
             correct,
             dead_units,
             dead_layer,
             max_abs,
-            finite,
+            bad,
             n: n as f64,
         }
     }
@@ -722,8 +744,7 @@ impl<const N: usize> Group<N> {
                 }
             }
         }
-        let lr = Lanes::splat(s.lr);
-        let mom = Lanes::splat(s.momentum);
+        let (lr, mom) = (s.lr, s.momentum);
         let bs = t.batch_size;
         let mut start = 0;
         while start < n {
@@ -733,12 +754,16 @@ impl<const N: usize> Group<N> {
             forward(&t.shape, &self.params, x, m, &mut self.train_buf);
             backward(&t.shape, s.loss, &self.params, x, tt, m, &mut self.train_buf, &mut self.grad);
             if s.momentum == 0.0 {
-                for (p, g) in self.params.iter_mut().zip(&self.grad) {
+                for (p, g) in flat_mut(&mut self.params).iter_mut().zip(flat(&self.grad)) {
                     *p -= lr * *g;
                 }
             } else {
                 // PyTorch SGD: v ← μ·v + g; θ ← θ − lr·v
-                for ((p, g), v) in self.params.iter_mut().zip(&self.grad).zip(self.vel.iter_mut()) {
+                for ((p, g), v) in flat_mut(&mut self.params)
+                    .iter_mut()
+                    .zip(flat(&self.grad))
+                    .zip(flat_mut(&mut self.vel).iter_mut())
+                {
                     *v = mom * *v + *g;
                     *p -= lr * *v;
                 }
