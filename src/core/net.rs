@@ -114,6 +114,152 @@ impl<const N: usize> Buffers<N> {
     }
 }
 
+/// Calls `$f` with the layer widths as constants for the common small shapes (fully unrolled
+/// kernels), and with 0, 0 — meaning "use the run-time widths" — otherwise. Every variant
+/// performs the same operations in the same order, so the bits do not depend on which one ran.
+macro_rules! with_widths {
+    ($fi:expr, $u:expr, |$FI:ident, $U:ident| $call:expr) => {
+        match ($fi, $u) {
+            (1, 2) => {
+                const $FI: usize = 1;
+                const $U: usize = 2;
+                $call
+            }
+            (1, 4) => {
+                const $FI: usize = 1;
+                const $U: usize = 4;
+                $call
+            }
+            (1, 8) => {
+                const $FI: usize = 1;
+                const $U: usize = 8;
+                $call
+            }
+            (2, 2) => {
+                const $FI: usize = 2;
+                const $U: usize = 2;
+                $call
+            }
+            (2, 4) => {
+                const $FI: usize = 2;
+                const $U: usize = 4;
+                $call
+            }
+            (4, 1) => {
+                const $FI: usize = 4;
+                const $U: usize = 1;
+                $call
+            }
+            (4, 2) => {
+                const $FI: usize = 4;
+                const $U: usize = 2;
+                $call
+            }
+            (4, 4) => {
+                const $FI: usize = 4;
+                const $U: usize = 4;
+                $call
+            }
+            (8, 2) => {
+                const $FI: usize = 8;
+                const $U: usize = 2;
+                $call
+            }
+            _ => {
+                const $FI: usize = 0;
+                const $U: usize = 0;
+                $call
+            }
+        }
+    };
+}
+
+/// Picks the compile-time width when given (≠ 0), else the run-time one.
+#[inline(always)]
+const fn width(fixed: usize, dynamic: usize) -> usize {
+    if fixed != 0 { fixed } else { dynamic }
+}
+
+/// z[s,j] = b[j] + Σ_i w[j,i]·x[s,i] (i ascending) for the m samples.
+#[inline(always)]
+fn affine<const N: usize, const FI: usize, const U: usize>(
+    w: &[Lanes<N>],
+    b: &[Lanes<N>],
+    x: &[Lanes<N>],
+    z: &mut [Lanes<N>],
+    m: usize,
+    fi: usize,
+    u: usize,
+) {
+    let (fi, u) = (width(FI, fi), width(U, u));
+    let (w, b) = (&w[..fi * u], &b[..u]);
+    for s in 0..m {
+        let xs = &x[s * fi..(s + 1) * fi];
+        let zs = &mut z[s * u..(s + 1) * u];
+        for j in 0..u {
+            let wj = &w[j * fi..(j + 1) * fi];
+            let mut acc = b[j];
+            for i in 0..fi {
+                acc += wj[i] * xs[i];
+            }
+            zs[j] = acc;
+        }
+    }
+}
+
+/// ∂L/∂b[j] = Σ_s δ[s,j] and ∂L/∂w[j,i] = Σ_s δ[s,j]·x[s,i] (s ascending).
+#[inline(always)]
+fn weight_grads<const N: usize, const FI: usize, const U: usize>(
+    delta: &[Lanes<N>],
+    x: &[Lanes<N>],
+    gw: &mut [Lanes<N>],
+    gb: &mut [Lanes<N>],
+    m: usize,
+    fi: usize,
+    u: usize,
+) {
+    let (fi, u) = (width(FI, fi), width(U, u));
+    let gw = &mut gw[..fi * u];
+    for j in 0..u {
+        let mut b = Lanes::zero();
+        for s in 0..m {
+            b += delta[s * u + j];
+        }
+        gb[j] = b;
+        for i in 0..fi {
+            let mut g = Lanes::zero();
+            for s in 0..m {
+                g += delta[s * u + j] * x[s * fi + i];
+            }
+            gw[j * fi + i] = g;
+        }
+    }
+}
+
+/// ∂L/∂a_below[s,i] = Σ_j w[j,i]·δ[s,j] (j ascending).
+#[inline(always)]
+fn back_prop<const N: usize, const FI: usize, const U: usize>(
+    w: &[Lanes<N>],
+    delta: &[Lanes<N>],
+    out: &mut [Lanes<N>],
+    m: usize,
+    fi: usize,
+    u: usize,
+) {
+    let (fi, u) = (width(FI, fi), width(U, u));
+    let w = &w[..fi * u];
+    for s in 0..m {
+        let ds = &delta[s * u..(s + 1) * u];
+        for i in 0..fi {
+            let mut acc = Lanes::zero();
+            for j in 0..u {
+                acc += w[j * fi + i] * ds[j];
+            }
+            out[s * fi + i] = acc;
+        }
+    }
+}
+
 /// Forward pass of `m` samples, inputs `x[s·input_dim + i]`. Batch norm uses the statistics of
 /// these `m` samples. Results are left in `buf.z` / `buf.a`.
 #[inline(always)]
@@ -126,18 +272,7 @@ pub fn forward<const N: usize>(shape: &NetShape, params: &[Lanes<N>], x: &[Lanes
         let z = &mut buf.z[l];
         let w = &params[layer.w_off..layer.w_off + fi * u];
         let b = &params[layer.b_off..layer.b_off + u];
-        for s in 0..m {
-            let xs = &input[s * fi..(s + 1) * fi];
-            let zs = &mut z[s * u..(s + 1) * u];
-            for j in 0..u {
-                let wj = &w[j * fi..(j + 1) * fi];
-                let mut acc = b[j];
-                for i in 0..fi {
-                    acc += wj[i] * xs[i];
-                }
-                zs[j] = acc;
-            }
-        }
+        with_widths!(fi, u, |FI, U| affine::<N, FI, U>(w, b, input, z, m, fi, u));
         if let Some(g_off) = layer.gamma_off {
             let gamma = &params[g_off..g_off + u];
             let beta = &params[g_off + u..g_off + 2 * u];
@@ -307,32 +442,23 @@ pub fn backward<const N: usize>(
         }
         let input: &[Lanes<N>] = if l == 0 { x } else { &buf.a[l - 1] };
         // Weight and bias gradients.
-        for j in 0..u {
-            let mut gb = Lanes::zero();
-            for s in 0..m {
-                gb += buf.delta[s * u + j];
-            }
-            grad[layer.b_off + j] = gb;
-            for i in 0..fi {
-                let mut gw = Lanes::zero();
-                for s in 0..m {
-                    gw += buf.delta[s * u + j] * input[s * fi + i];
-                }
-                grad[layer.w_off + j * fi + i] = gw;
-            }
+        {
+            let (gw, gb) = grad.split_at_mut(layer.b_off);
+            let gw = &mut gw[layer.w_off..];
+            with_widths!(fi, u, |FI, U| weight_grads::<N, FI, U>(
+                &buf.delta,
+                input,
+                gw,
+                &mut gb[..u],
+                m,
+                fi,
+                u
+            ));
         }
         if l > 0 {
             // ∂L/∂a of the layer below.
             let w = &params[layer.w_off..layer.w_off + fi * u];
-            for s in 0..m {
-                for i in 0..fi {
-                    let mut acc = Lanes::zero();
-                    for j in 0..u {
-                        acc += w[j * fi + i] * buf.delta[s * u + j];
-                    }
-                    buf.delta_prev[s * fi + i] = acc;
-                }
-            }
+            with_widths!(fi, u, |FI, U| back_prop::<N, FI, U>(w, &buf.delta, &mut buf.delta_prev, m, fi, u));
             std::mem::swap(&mut buf.delta, &mut buf.delta_prev);
         }
     }
