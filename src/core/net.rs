@@ -207,31 +207,33 @@ fn affine<const N: usize, const FI: usize, const U: usize>(
     }
 }
 
-/// ∂L/∂b[j] = Σ_s δ[s,j] and ∂L/∂w[j,i] = Σ_s δ[s,j]·x[s,i] (s ascending).
+/// ∂L/∂b[j] = Σ_s δ[s,j] and ∂L/∂w[j,i] = Σ_s δ[s,j]·x[s,i] (s ascending), handed to `sink`.
 #[inline(always)]
-fn weight_grads<const N: usize, const FI: usize, const U: usize>(
+#[allow(clippy::too_many_arguments)]
+fn weight_grads<const N: usize, const FI: usize, const U: usize, S: GradSink<N>>(
     delta: &[Lanes<N>],
     x: &[Lanes<N>],
-    gw: &mut [Lanes<N>],
-    gb: &mut [Lanes<N>],
+    params: &mut [Lanes<N>],
+    sink: &mut S,
+    w_off: usize,
+    b_off: usize,
     m: usize,
     fi: usize,
     u: usize,
 ) {
     let (fi, u) = (width(FI, fi), width(U, u));
-    let gw = &mut gw[..fi * u];
     for j in 0..u {
         let mut b = Lanes::zero();
         for s in 0..m {
             b += delta[s * u + j];
         }
-        gb[j] = b;
+        sink.put(params, b_off + j, b);
         for i in 0..fi {
             let mut g = Lanes::zero();
             for s in 0..m {
                 g += delta[s * u + j] * x[s * fi + i];
             }
-            gw[j * fi + i] = g;
+            sink.put(params, w_off + j * fi + i, g);
         }
     }
 }
@@ -363,19 +365,59 @@ fn act_grad<const N: usize>(act: Activation, z: Lanes<N>, a: Lanes<N>) -> Lanes<
     }
 }
 
+/// Where [`backward`] puts each parameter's gradient: stored ([`Store`], for gradient checks) or
+/// applied at once as an SGD step ([`Sgd`], for training — no gradient buffer is written and
+/// re-read). Both see the same gradient value; the SGD arithmetic is PyTorch's.
+pub trait GradSink<const N: usize> {
+    fn put(&mut self, params: &mut [Lanes<N>], idx: usize, g: Lanes<N>);
+}
+
+/// Stores gradients: `grad[idx] = g`.
+pub struct Store<'a, const N: usize>(pub &'a mut [Lanes<N>]);
+
+impl<const N: usize> GradSink<N> for Store<'_, N> {
+    #[inline(always)]
+    fn put(&mut self, _params: &mut [Lanes<N>], idx: usize, g: Lanes<N>) {
+        self.0[idx] = g;
+    }
+}
+
+/// Applies SGD: θ ← θ − lr·g, or with momentum v ← μ·v + g; θ ← θ − lr·v.
+pub struct Sgd<'a, const N: usize> {
+    pub lr: Lanes<N>,
+    pub momentum: Lanes<N>,
+    /// Velocity buffer, `None` for plain SGD.
+    pub velocity: Option<&'a mut [Lanes<N>]>,
+}
+
+impl<const N: usize> GradSink<N> for Sgd<'_, N> {
+    #[inline(always)]
+    fn put(&mut self, params: &mut [Lanes<N>], idx: usize, g: Lanes<N>) {
+        match self.velocity.as_deref_mut() {
+            None => params[idx] -= self.lr * g,
+            Some(v) => {
+                v[idx] = self.momentum * v[idx] + g;
+                params[idx] -= self.lr * v[idx];
+            }
+        }
+    }
+}
+
 /// Backward pass after [`forward`] on the same `m` samples with targets `t[s·out + k]`:
-/// writes ∂L/∂θ of the batch loss L = (1/m)·Σ_s ℓ_s into `grad` (overwritten).
+/// hands ∂L/∂θ of the batch loss L = (1/m)·Σ_s ℓ_s to `sink`, layer by layer from the top.
+/// A layer's parameters are handed over only after they were used to propagate the gradient
+/// further down, so an [`Sgd`] sink updates them in place safely.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-pub fn backward<const N: usize>(
+pub fn backward<const N: usize, S: GradSink<N>>(
     shape: &NetShape,
     loss: Loss,
-    params: &[Lanes<N>],
+    params: &mut [Lanes<N>],
     x: &[Lanes<N>],
     t: &[Lanes<N>],
     m: usize,
     buf: &mut Buffers<N>,
-    grad: &mut [Lanes<N>],
+    sink: &mut S,
 ) {
     let nl = shape.layers.len();
     let inv_m = Lanes::splat(1.0 / m as f64);
@@ -430,9 +472,9 @@ pub fn backward<const N: usize>(
                         sg += g;
                         sgx += g * xhat[s * u + j];
                     }
-                    grad[g_off + j] = sgx; // ∂L/∂γ
-                    grad[g_off + u + j] = sg; // ∂L/∂β
-                    let k = params[g_off + j] * inv_std[j] / mf;
+                    let k = params[g_off + j] * inv_std[j] / mf; // γ read before it is updated
+                    sink.put(params, g_off + j, sgx); // ∂L/∂γ
+                    sink.put(params, g_off + u + j, sg); // ∂L/∂β
                     for s in 0..m {
                         let idx = s * u + j;
                         buf.delta[idx] = k * (mf * buf.delta[idx] - sg - xhat[idx] * sgx);
@@ -441,24 +483,24 @@ pub fn backward<const N: usize>(
             }
         }
         let input: &[Lanes<N>] = if l == 0 { x } else { &buf.a[l - 1] };
-        // Weight and bias gradients.
-        {
-            let (gw, gb) = grad.split_at_mut(layer.b_off);
-            let gw = &mut gw[layer.w_off..];
-            with_widths!(fi, u, |FI, U| weight_grads::<N, FI, U>(
-                &buf.delta,
-                input,
-                gw,
-                &mut gb[..u],
-                m,
-                fi,
-                u
-            ));
-        }
         if l > 0 {
-            // ∂L/∂a of the layer below.
+            // ∂L/∂a of the layer below, with this layer's weights before their update.
             let w = &params[layer.w_off..layer.w_off + fi * u];
             with_widths!(fi, u, |FI, U| back_prop::<N, FI, U>(w, &buf.delta, &mut buf.delta_prev, m, fi, u));
+        }
+        // Weight and bias gradients, handed to the sink.
+        with_widths!(fi, u, |FI, U| weight_grads::<N, FI, U, S>(
+            &buf.delta,
+            input,
+            params,
+            sink,
+            layer.w_off,
+            layer.b_off,
+            m,
+            fi,
+            u
+        ));
+        if l > 0 {
             std::mem::swap(&mut buf.delta, &mut buf.delta_prev);
         }
     }
@@ -524,7 +566,7 @@ mod tests {
         // MSE with mean over batch: ∂L/∂y_s = (y_s − t_s)/m ⇒ choose t_s = y_s − m·g_s.
         let t: Vec<Lanes<1>> = (0..m).map(|s| Lanes([buf.a[1][s].0[0] - m as f64 * g[s]])).collect();
         let mut grad = vec![Lanes::<1>::zero(); shape.n_params];
-        backward(&shape, Loss::Mse, &p, &xs, &t, m, &mut buf, &mut grad);
+        backward(&shape, Loss::Mse, &mut p, &xs, &t, m, &mut buf, &mut Store(&mut grad));
         let g_off = l0.gamma_off.unwrap();
         assert!((grad[g_off].0[0] - dgamma).abs() < 1e-9, "dgamma {}", grad[g_off].0[0]);
         assert!((grad[g_off + 1].0[0] - dbeta).abs() < 1e-9, "dbeta");

@@ -8,8 +8,8 @@ use rand_chacha::ChaCha8Rng;
 
 use super::data::Dataset;
 use super::init::init_params;
-use super::lanes::{Lanes, flat, flat_mut};
-use super::net::{Buffers, NetShape, backward, forward, sample_loss};
+use super::lanes::{Lanes, flat};
+use super::net::{Buffers, NetShape, Sgd, Store, backward, forward, sample_loss};
 use super::seed::{init_rng, shuffle_rng};
 use super::spec::{Activation, Batch, BiasInit, InitDist, InitOrder, Layout, Loss, SampleOrder, Targets};
 
@@ -554,7 +554,6 @@ impl<const N: usize> Eval<N> {
 /// Parameters, optimiser state and buffers of a group of `N` lanes.
 struct Group<const N: usize> {
     params: Vec<Lanes<N>>,
-    grad: Vec<Lanes<N>>,
     vel: Vec<Lanes<N>>,
     /// Scratch for initialising one lane.
     scalar: Vec<f64>,
@@ -579,7 +578,6 @@ impl<const N: usize> Group<N> {
         debug_assert_eq!(td.len(), n * out);
         Group {
             params: vec![Lanes::zero(); t.shape.n_params],
-            grad: vec![Lanes::zero(); t.shape.n_params],
             vel: vec![Lanes::zero(); t.shape.n_params],
             scalar: vec![0.0; t.shape.n_params],
             xe: xd.clone(),
@@ -744,7 +742,7 @@ impl<const N: usize> Group<N> {
                 }
             }
         }
-        let (lr, mom) = (s.lr, s.momentum);
+        let (lr, mom) = (Lanes::splat(s.lr), Lanes::splat(s.momentum));
         let bs = t.batch_size;
         let mut start = 0;
         while start < n {
@@ -752,22 +750,12 @@ impl<const N: usize> Group<N> {
             let x = &self.xe[start * dim..(start + m) * dim];
             let tt = &self.te[start * out..(start + m) * out];
             forward(&t.shape, &self.params, x, m, &mut self.train_buf);
-            backward(&t.shape, s.loss, &self.params, x, tt, m, &mut self.train_buf, &mut self.grad);
-            if s.momentum == 0.0 {
-                for (p, g) in flat_mut(&mut self.params).iter_mut().zip(flat(&self.grad)) {
-                    *p -= lr * *g;
-                }
-            } else {
-                // PyTorch SGD: v ← μ·v + g; θ ← θ − lr·v
-                for ((p, g), v) in flat_mut(&mut self.params)
-                    .iter_mut()
-                    .zip(flat(&self.grad))
-                    .zip(flat_mut(&mut self.vel).iter_mut())
-                {
-                    *v = mom * *v + *g;
-                    *p -= lr * *v;
-                }
-            }
+            let mut sgd = Sgd {
+                lr,
+                momentum: mom,
+                velocity: if s.momentum == 0.0 { None } else { Some(&mut self.vel[..]) },
+            };
+            backward(&t.shape, s.loss, &mut self.params, x, tt, m, &mut self.train_buf, &mut sgd);
             start += m;
         }
     }
@@ -790,6 +778,7 @@ pub fn loss_and_grad(t: &Trainer, params: &[f64]) -> (f64, Vec<f64>) {
     }
     loss /= n as f64;
     let mut g = vec![Lanes::<1>::zero(); shape.n_params];
-    backward(shape, t.spec.loss, &p, &x, &tt, n, &mut buf, &mut g);
+    let mut p = p;
+    backward(shape, t.spec.loss, &mut p, &x, &tt, n, &mut buf, &mut Store(&mut g));
     (loss, g.into_iter().map(|v| v.0[0]).collect())
 }
