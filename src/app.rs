@@ -192,22 +192,23 @@ fn run(args: RunArgs) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let chunks: Vec<PathBuf> = (0..nw).map(|w| chunk_path(&dir, w)).collect();
-    finalize(&dir, &cfg, &grid, &chunks, manifest, args.quiet)?;
+    finalize(&dir, &grid, &chunks, manifest, args.quiet)?;
     Ok(ExitCode::SUCCESS)
 }
 
 /// Writes runs.parquet, cells.parquet, effects.parquet, manifest.json and report.html from
 /// complete chunks, and prints the closing summary.
-pub fn finalize(dir: &Path, cfg: &Config, grid: &Grid, chunks: &[PathBuf], mut manifest: Manifest, quiet: bool) -> Result<()> {
+pub fn finalize(dir: &Path, grid: &Grid, chunks: &[PathBuf], mut manifest: Manifest, quiet: bool) -> Result<()> {
     let runs_path = dir.join("runs.parquet");
-    let n = crate::sink::concat_parquet(chunks, &runs_path)?;
+    let mut outcomes = crate::tables::Outcomes::empty(grid);
+    let n = crate::sink::concat_parquet(chunks, &runs_path, |df| outcomes.absorb(grid, df))?;
     if n != grid.n_runs() {
         bail!(
             "the chunks hold {n} runs but the grid has {}: the results directory is inconsistent; rerun with --fresh",
             grid.n_runs()
         );
     }
-    let stats = crate::tables::aggregate_cells(grid, &runs_path)?;
+    let stats = outcomes.cell_stats(grid);
     let mut cells = crate::tables::cells_frame(grid, &stats)?;
     crate::sink::write_parquet_atomic(&dir.join("cells.parquet"), &mut cells)?;
     let effects = crate::tables::effects(grid, &stats);
@@ -222,7 +223,7 @@ pub fn finalize(dir: &Path, cfg: &Config, grid: &Grid, chunks: &[PathBuf], mut m
     manifest.counts = Outcome::ALL.iter().zip(totals).map(|(o, c)| (o.name().to_string(), c)).collect();
     manifest.finished = Some(now_utc());
     crate::sink::write_bytes_atomic(&dir.join("manifest.json"), serde_json::to_string_pretty(&manifest)?.as_bytes())?;
-    let report_ok = match crate::report_data::write_report(dir, cfg, grid, &stats, &effects, &manifest) {
+    let report_ok = match crate::report_data::write_report(dir, grid, &outcomes, &stats, &effects, &manifest) {
         Ok(()) => true,
         Err(e) => {
             eprintln!(
@@ -377,11 +378,13 @@ fn dry_run(cfg: &Config, grid: &Grid, threads: usize, shard: Option<(u32, u32)>,
     if let Some((k, n)) = shard {
         println!("shard {k}/{n}: {} of {nw} windows", shard_windows(nw, shard).len());
     }
-    // Estimate: time 8 replicates of up to 16 cells spread over the grid.
-    let step = (grid.cells.len() / 16).max(1);
-    let sample: Vec<&crate::grid::Cell> = grid.cells.iter().step_by(step).take(16).collect();
+    // Estimate: time one full lane group of replicates in up to 24 cells spread over the grid.
+    let step = (grid.cells.len() / 24).max(1);
+    let sample: Vec<&crate::grid::Cell> = grid.cells.iter().step_by(step).take(24).collect();
     let t0 = Instant::now();
-    let seeds: Vec<u64> = (0..8).map(|r| grid.seed(r)).collect();
+    let seeds: Vec<u64> = (0..crate::core::dispatch::LANES.min(grid.seeds as usize) as u32)
+        .map(|r| grid.seed(r))
+        .collect();
     for c in &sample {
         c.trainer.run_many(&seeds, |_, _| {});
     }

@@ -109,7 +109,7 @@ pub fn merge(a: &MergeArgs) -> Result<()> {
         windows: nw,
         ..first.clone()
     };
-    finalize(&a.out, &cfg, &grid, &chunks, manifest, a.quiet)?;
+    finalize(&a.out, &grid, &chunks, manifest, a.quiet)?;
     if !a.quiet {
         eprintln!("merged {n} shards into {}", a.out.display());
     }

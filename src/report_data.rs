@@ -2,28 +2,27 @@
 
 use std::path::Path;
 
-use anyhow::{Context, Result};
-use polars::prelude::*;
+use anyhow::Result;
 
 use crate::cli::ReportArgs;
-use crate::config::{Config, PARAMS, param_index};
+use crate::config::{PARAMS, param_index};
 use crate::core::Outcome;
 use crate::grid::Grid;
 use crate::manifest::Manifest;
 use crate::report::{CellRow, Curve, EffectRow, PairRow, ReportInput, render};
 use crate::stats::{CONFIDENCE, wilson};
-use crate::tables::{CellStats, Effect, aggregate_cells, effects};
+use crate::tables::{CellStats, Effect, Outcomes, effects};
 
 /// Replayed curves per layout: this many converged and this many failed runs.
 const CURVES_PER_KIND: usize = 3;
 
-pub fn write_report(dir: &Path, _cfg: &Config, grid: &Grid, stats: &[CellStats], effects: &[Effect], m: &Manifest) -> Result<()> {
-    let input = build_input(dir, grid, stats, effects, m)?;
+pub fn write_report(dir: &Path, grid: &Grid, runs: &Outcomes, stats: &[CellStats], effects: &[Effect], m: &Manifest) -> Result<()> {
+    let input = build_input(dir, grid, runs, stats, effects, m)?;
     let html = render(&input);
     crate::sink::write_bytes_atomic(&dir.join("report.html"), html.as_bytes())
 }
 
-pub fn build_input(dir: &Path, grid: &Grid, stats: &[CellStats], effects: &[Effect], m: &Manifest) -> Result<ReportInput> {
+pub fn build_input(dir: &Path, grid: &Grid, runs: &Outcomes, stats: &[CellStats], effects: &[Effect], m: &Manifest) -> Result<ReportInput> {
     let cells: Vec<CellRow> = stats
         .iter()
         .map(|s| {
@@ -58,9 +57,8 @@ pub fn build_input(dir: &Path, grid: &Grid, stats: &[CellStats], effects: &[Effe
             hi: e.hi,
         })
         .collect();
-    let runs_path = dir.join("runs.parquet");
-    let epochs_converged = epochs_by_layout(&runs_path)?;
-    let curves = replay_curves(grid, &runs_path)?;
+    let epochs_converged = epochs_by_layout(grid, runs);
+    let curves = replay_curves(grid, runs);
     let mut pairs = Vec::new();
     if grid.varied.contains(&param_index("init_order").expect("known")) {
         for r in crate::summary::paired(dir, "init_order", &[], "converged")? {
@@ -121,79 +119,72 @@ pub fn build_input(dir: &Path, grid: &Grid, stats: &[CellStats], effects: &[Effe
     })
 }
 
-fn scan(runs: &Path) -> Result<LazyFrame> {
-    let p = runs.to_str().context("non-UTF-8 path")?;
-    Ok(LazyFrame::scan_parquet(PlRefPath::new(p), ScanArgsParquet::default())?)
-}
-
 /// Epochs to convergence of the converged runs, per layout (in first-seen order).
-fn epochs_by_layout(runs: &Path) -> Result<Vec<(String, Vec<u32>)>> {
-    let df = scan(runs)?
-        .filter(col("outcome").eq(lit("converged")))
-        .select([col("layout"), col("epochs")])
-        .collect()?;
-    let lay = df.column("layout")?.str()?.clone();
-    let ep = df.column("epochs")?.u32()?.clone();
+fn epochs_by_layout(grid: &Grid, runs: &Outcomes) -> Vec<(String, Vec<u32>)> {
     let mut out: Vec<(String, Vec<u32>)> = Vec::new();
-    for (l, e) in lay.iter().zip(ep.iter()) {
-        let (Some(l), Some(e)) = (l, e) else { continue };
-        match out.iter_mut().find(|x| x.0 == l) {
-            Some(x) => x.1.push(e),
-            None => out.push((l.to_string(), vec![e])),
+    for c in &grid.cells {
+        let l = c.value("layout").to_string();
+        let idx = match out.iter().position(|x| x.0 == l) {
+            Some(i) => i,
+            None => {
+                out.push((l, Vec::new()));
+                out.len() - 1
+            }
+        };
+        for r in 0..grid.seeds {
+            if runs.get(c.index, r) == Some(Outcome::Converged) {
+                out[idx].1.push(runs.epochs(c.index, r));
+            }
         }
     }
-    Ok(out)
+    out
 }
 
-/// A few converged and failed runs per layout, replayed for their loss curves.
-fn replay_curves(grid: &Grid, runs: &Path) -> Result<Vec<(String, Vec<Curve>)>> {
-    let df = scan(runs)?
-        .select([col("run_id"), col("cell_id"), col("replicate"), col("layout"), col("outcome")])
-        .collect()?;
-    let (ids, cells, reps, lay, out) = (
-        df.column("run_id")?.str()?.clone(),
-        df.column("cell_id")?.str()?.clone(),
-        df.column("replicate")?.u32()?.clone(),
-        df.column("layout")?.str()?.clone(),
-        df.column("outcome")?.str()?.clone(),
-    );
-    let mut picked: Vec<(String, Vec<(String, String, u32)>, usize, usize)> = Vec::new(); // layout, runs, n_conv, n_fail
-    for i in 0..df.height() {
-        let (Some(l), Some(o), Some(id), Some(c), Some(r)) = (lay.get(i), out.get(i), ids.get(i), cells.get(i), reps.get(i)) else {
-            continue;
-        };
+/// A few converged and failed runs per layout (first in canonical order), replayed.
+fn replay_curves(grid: &Grid, runs: &Outcomes) -> Vec<(String, Vec<Curve>)> {
+    let mut picked: Vec<(String, Vec<(usize, u32)>, usize, usize)> = Vec::new(); // layout, runs, n_conv, n_fail
+    for c in &grid.cells {
+        let l = c.value("layout").to_string();
         let idx = match picked.iter().position(|p| p.0 == l) {
             Some(x) => x,
             None => {
-                picked.push((l.to_string(), Vec::new(), 0, 0));
+                picked.push((l, Vec::new(), 0, 0));
                 picked.len() - 1
             }
         };
         let p = &mut picked[idx];
-        let conv = o == Outcome::Converged.name();
-        if conv && p.2 < CURVES_PER_KIND {
-            p.2 += 1;
-            p.1.push((id.to_string(), c.to_string(), r));
-        } else if !conv && p.3 < CURVES_PER_KIND {
-            p.3 += 1;
-            p.1.push((id.to_string(), c.to_string(), r));
+        for r in 0..grid.seeds {
+            let Some(o) = runs.get(c.index, r) else { continue };
+            if o == Outcome::Converged && p.2 < CURVES_PER_KIND {
+                p.2 += 1;
+                p.1.push((c.index, r));
+            } else if o != Outcome::Converged && p.3 < CURVES_PER_KIND {
+                p.3 += 1;
+                p.1.push((c.index, r));
+            }
+            if p.2 >= CURVES_PER_KIND && p.3 >= CURVES_PER_KIND {
+                break;
+            }
         }
     }
-    let mut curves = Vec::new();
-    for (layout, list, _, _) in picked {
-        let mut v = Vec::new();
-        for (id, cell_id, r) in list {
-            let Some(cell) = grid.cell_by_id(&cell_id) else { continue };
-            let (res, tr) = cell.trainer.run_trajectory(grid.seed(r));
-            v.push(Curve {
-                run_id: id,
-                outcome: res.outcome.name().into(),
-                losses: tr.losses,
-            });
-        }
-        curves.push((layout, v));
-    }
-    Ok(curves)
+    picked
+        .into_iter()
+        .map(|(layout, list, _, _)| {
+            let curves = list
+                .into_iter()
+                .map(|(ci, r)| {
+                    let cell = &grid.cells[ci];
+                    let (res, tr) = cell.trainer.run_trajectory(grid.seed(r));
+                    Curve {
+                        run_id: cell.run_id(r),
+                        outcome: res.outcome.name().into(),
+                        losses: tr.losses,
+                    }
+                })
+                .collect();
+            (layout, curves)
+        })
+        .collect()
 }
 
 /// `initgrid report DIR [--markdown FILE]`.
@@ -201,9 +192,10 @@ pub fn report_cmd(a: &ReportArgs) -> Result<()> {
     let m = Manifest::load(&a.dir.join("manifest.json"))?;
     let cfg = m.config()?;
     let grid = Grid::build(&cfg)?;
-    let stats = aggregate_cells(&grid, &a.dir.join("runs.parquet"))?;
+    let runs = Outcomes::load(&grid, &a.dir.join("runs.parquet"))?;
+    let stats = runs.cell_stats(&grid);
     let eff = effects(&grid, &stats);
-    write_report(&a.dir, &cfg, &grid, &stats, &eff, &m)?;
+    write_report(&a.dir, &grid, &runs, &stats, &eff, &m)?;
     eprintln!("wrote {}", a.dir.join("report.html").display());
     if let Some(md) = &a.markdown {
         let text = crate::findings::markdown(&a.dir, &grid, &stats, &m)?;

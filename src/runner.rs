@@ -133,7 +133,9 @@ pub fn run_windows(
         .build()
         .context("cannot start the thread pool")?;
     let next = AtomicUsize::new(0);
-    let (tx, rx) = mpsc::channel::<(usize, Vec<RunRow>)>();
+    // Bounded: when writing chunks is slower than training, workers wait instead of piling
+    // results up in memory.
+    let (tx, rx) = mpsc::sync_channel::<(usize, Vec<RunRow>)>(4 * threads);
     let mut write_err: Option<anyhow::Error> = None;
     let mut last_line = Instant::now();
     pool.in_place_scope(|s| {

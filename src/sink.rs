@@ -158,11 +158,11 @@ pub fn read_parquet(path: &Path) -> Result<DataFrame> {
 }
 
 /// Concatenates chunk files, in the order given, into one Parquet file, streaming: at most
-/// ~64k rows are held in memory at once.
-pub fn concat_parquet(chunks: &[PathBuf], out: &Path) -> Result<u64> {
+/// ~16k rows are held in memory at once. `each` sees every chunk as it passes.
+pub fn concat_parquet(chunks: &[PathBuf], out: &Path, each: impl FnMut(&DataFrame) -> Result<()>) -> Result<u64> {
     let tmp = tmp_path(out);
     let f = File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
-    let res = concat_into(chunks, &f).and_then(|n| {
+    let res = concat_into(chunks, &f, each).and_then(|n| {
         f.sync_all()?;
         Ok(n)
     });
@@ -179,7 +179,7 @@ pub fn concat_parquet(chunks: &[PathBuf], out: &Path) -> Result<u64> {
     }
 }
 
-fn concat_into(chunks: &[PathBuf], f: &File) -> Result<u64> {
+fn concat_into(chunks: &[PathBuf], f: &File, mut each: impl FnMut(&DataFrame) -> Result<()>) -> Result<u64> {
     let mut total = 0u64;
     let mut writer: Option<polars::io::parquet::write::BatchedWriter<&File>> = None;
     let mut pending: Option<DataFrame> = None;
@@ -197,6 +197,7 @@ fn concat_into(chunks: &[PathBuf], f: &File) -> Result<u64> {
     }
     for c in chunks {
         let df = read_parquet(c)?;
+        each(&df)?;
         total += df.height() as u64;
         match pending.as_mut() {
             None => pending = Some(df),
@@ -206,7 +207,7 @@ fn concat_into(chunks: &[PathBuf], f: &File) -> Result<u64> {
                     .with_context(|| format!("{} does not match the other chunks' columns", c.display()))?;
             }
         }
-        if pending.as_ref().is_some_and(|p| p.height() >= 65_536) {
+        if pending.as_ref().is_some_and(|p| p.height() >= 16_384) {
             let mut p = pending.take().expect("some");
             flush(&mut writer, f, &mut p)?;
         }

@@ -5,68 +5,37 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::path::Path;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use polars::prelude::*;
 use serde::Serialize;
 
 use crate::app::usage;
 use crate::cli::{CompareArgs, Format, SummaryArgs};
 use crate::config::{PARAMS, param_index};
+use crate::core::Outcome;
 use crate::grid::Grid;
 use crate::stats::{CONFIDENCE, Interval, holm, mcnemar, paired_difference, wilson};
-use crate::tables::CellStats;
+use crate::tables::{CellStats, Outcomes};
 
-/// The columns of runs.parquet as canonical text (parameter values) — what --by / --where use.
-pub struct RunsText {
-    pub n: usize,
-    pub cols: HashMap<String, Vec<String>>,
-    pub replicate: Vec<u32>,
-    pub outcome: Vec<String>,
-}
-
-fn column_text(df: &DataFrame, name: &str) -> Result<Vec<String>> {
-    let c = df
-        .column(name)
-        .map_err(anyhow::Error::from)
-        .with_context(|| format!("runs.parquet has no column `{name}`"))?;
-    let s = c.as_materialized_series();
-    Ok(match s.dtype() {
-        DataType::Float64 => s.f64()?.iter().map(|v| v.map(|x| x.to_string()).unwrap_or_default()).collect(),
-        DataType::UInt32 => s.u32()?.iter().map(|v| v.map(|x| x.to_string()).unwrap_or_default()).collect(),
-        DataType::UInt64 => s.u64()?.iter().map(|v| v.map(|x| x.to_string()).unwrap_or_default()).collect(),
-        DataType::Boolean => s.bool()?.iter().map(|v| v.map(|x| x.to_string()).unwrap_or_default()).collect(),
-        _ => s
-            .cast(&DataType::String)?
-            .str()?
-            .iter()
-            .map(|v| v.unwrap_or("").to_string())
-            .collect(),
-    })
-}
-
-/// Reads runs.parquet (only the columns needed).
-pub fn read_runs(dir: &Path, params: &[&str]) -> Result<RunsText> {
-    let path = dir.join("runs.parquet");
-    if !path.exists() {
+/// The grid of a results directory (from its manifest) and its per-cell counts.
+pub fn load_dir(dir: &Path) -> Result<(Grid, Vec<CellStats>)> {
+    let runs = dir.join("runs.parquet");
+    if !runs.exists() {
         return usage(format!(
             "{} has no runs.parquet: run a grid there first (initgrid --config … --out {}), or merge its shards",
             dir.display(),
             dir.display()
         ));
     }
-    let df = crate::sink::read_parquet(&path)?;
-    let mut cols = HashMap::new();
-    for p in params {
-        cols.insert(p.to_string(), column_text(&df, p)?);
-    }
-    let replicate = df.column("replicate")?.u32()?.iter().map(|v| v.unwrap_or(0)).collect();
-    let outcome = column_text(&df, "outcome")?;
-    Ok(RunsText {
-        n: df.height(),
-        cols,
-        replicate,
-        outcome,
-    })
+    let m = crate::manifest::Manifest::load(&dir.join("manifest.json"))?;
+    let grid = Grid::build(&m.config()?)?;
+    let stats = Outcomes::load(&grid, &runs)?.cell_stats(&grid);
+    Ok((grid, stats))
+}
+
+/// Does a cell match every `--where` pair?
+fn matches(grid: &Grid, cell: usize, filter: &[(String, String)]) -> bool {
+    filter.iter().all(|(k, v)| grid.cells[cell].value(k).to_string() == *v)
 }
 
 /// Canonical text of a user-given value of parameter `name` (so `lr=0.50` matches `0.5`).
@@ -112,22 +81,21 @@ fn check_param(k: &str, flag: &str) -> Result<()> {
     Ok(())
 }
 
-/// Does a run's outcome count for `--outcome`?
-fn outcome_pred(o: &str) -> Result<impl Fn(&str) -> bool + Clone> {
-    let o = o.to_string();
-    if !["converged", "diverged", "dead", "stalled", "failed"].contains(&o.as_str()) {
-        return usage(format!(
-            "--outcome {o}: use converged, diverged, dead, stalled or failed (= not converged)"
-        ));
+/// Which outcomes count for `--outcome` (`failed` = everything but converged).
+fn outcome_set(o: &str) -> Result<[bool; 4]> {
+    match o {
+        "failed" => Ok([false, true, true, true]),
+        _ => match o.parse::<Outcome>() {
+            Ok(x) => {
+                let mut s = [false; 4];
+                s[x as usize] = true;
+                Ok(s)
+            }
+            Err(_) => usage(format!(
+                "--outcome {o}: use converged, diverged, dead, stalled or failed (= not converged)"
+            )),
+        },
     }
-    Ok(move |x: &str| if o == "failed" { x != "converged" } else { x == o })
-}
-
-/// Varied parameters of the directory's grid (from manifest.json), else none.
-fn varied_of(dir: &Path) -> Vec<String> {
-    crate::manifest::Manifest::load(&dir.join("manifest.json"))
-        .map(|m| m.resolved.axes.iter().map(|a| a.0.clone()).collect())
-        .unwrap_or_default()
 }
 
 #[derive(Debug, Serialize)]
@@ -158,38 +126,28 @@ mod indexmap_like {
 }
 
 pub fn summary(a: &SummaryArgs) -> Result<()> {
+    let filt = parse_where(&a.filter)?;
+    let set = outcome_set(&a.outcome)?;
+    let (grid, stats) = load_dir(&a.dir)?;
     let by: Vec<String> = if a.by.is_empty() {
-        varied_of(&a.dir)
+        grid.varied.iter().map(|&i| PARAMS[i].name.to_string()).collect()
     } else {
         a.by.iter().map(|s| s.trim().to_string()).collect()
     };
     for b in &by {
         check_param(b, "--by")?;
     }
-    let filt = parse_where(&a.filter)?;
-    let pred = outcome_pred(&a.outcome)?;
-    let mut need: Vec<&str> = by.iter().map(|s| s.as_str()).collect();
-    need.extend(filt.iter().map(|(k, _)| k.as_str()));
-    need.sort();
-    need.dedup();
-    let runs = read_runs(&a.dir, &need)?;
+    // Every run of a cell shares its parameters: aggregate cell counts by the --by values.
     let mut order: Vec<Vec<String>> = Vec::new();
     let mut acc: HashMap<Vec<String>, (u64, u64)> = HashMap::new();
-    'rows: for i in 0..runs.n {
-        for (k, v) in &filt {
-            if &runs.cols[k][i] != v {
-                continue 'rows;
-            }
-        }
-        let key: Vec<String> = by.iter().map(|b| runs.cols[b][i].clone()).collect();
+    for st in stats.iter().filter(|st| matches(&grid, st.cell, &filt)) {
+        let key: Vec<String> = by.iter().map(|b| grid.cells[st.cell].value(b).to_string()).collect();
         let e = acc.entry(key.clone()).or_insert_with(|| {
             order.push(key);
             (0, 0)
         });
-        e.1 += 1;
-        if pred(&runs.outcome[i]) {
-            e.0 += 1;
-        }
+        e.0 += (0..4).filter(|&k| set[k]).map(|k| st.counts[k]).sum::<u64>();
+        e.1 += st.n;
     }
     if order.is_empty() {
         return usage(format!("no runs match --where {}", a.filter.join(",")));
@@ -371,36 +329,31 @@ pub struct PairResult {
 /// Pairs runs that differ only in `factor` (same replicate, all other parameters equal).
 pub fn paired(dir: &Path, factor: &str, filter: &[(String, String)], outcome: &str) -> Result<Vec<PairResult>> {
     check_param(factor, "--factor")?;
-    let pred = outcome_pred(outcome)?;
-    let names: Vec<&str> = PARAMS.iter().map(|p| p.name).collect();
-    let runs = read_runs(dir, &names)?;
-    let others: Vec<&str> = names.iter().copied().filter(|n| *n != factor).collect();
+    let set = outcome_set(outcome)?;
+    let (grid, _) = load_dir(dir)?;
+    let runs = Outcomes::load(&grid, &dir.join("runs.parquet"))?;
+    let fi = param_index(factor).expect("checked");
     let mut levels: Vec<String> = Vec::new();
-    // (other params, replicate) → [(level index, success)]
-    let mut groups: HashMap<(Vec<&str>, u32), Vec<(usize, bool)>> = HashMap::new();
-    let mut scopes: Vec<Vec<&str>> = Vec::new();
-    'rows: for i in 0..runs.n {
-        for (k, v) in filter {
-            if &runs.cols[k][i] != v {
-                continue 'rows;
-            }
-        }
-        let lv = &runs.cols[factor][i];
-        let li = match levels.iter().position(|l| l == lv) {
+    // Cells grouped by every other parameter: scope → [(level index, cell)]
+    let mut scopes: Vec<(Vec<usize>, Vec<(usize, usize)>)> = Vec::new();
+    let others: Vec<usize> = (0..PARAMS.len()).filter(|&i| i != fi).collect();
+    let mut scope_of: HashMap<Vec<String>, usize> = HashMap::new();
+    for c in grid.cells.iter().filter(|c| matches(&grid, c.index, filter)) {
+        let lv = c.values[fi].to_string();
+        let li = match levels.iter().position(|l| *l == lv) {
             Some(x) => x,
             None => {
-                levels.push(lv.clone());
+                levels.push(lv);
                 levels.len() - 1
             }
         };
-        let key: Vec<&str> = others.iter().map(|o| runs.cols[*o][i].as_str()).collect();
-        if !scopes.contains(&key) {
-            scopes.push(key.clone());
-        }
-        groups
-            .entry((key, runs.replicate[i]))
-            .or_default()
-            .push((li, pred(&runs.outcome[i])));
+        let key: Vec<String> = others.iter().map(|&i| c.values[i].to_string()).collect();
+        let si = *scope_of.entry(key).or_insert_with(|| {
+            scopes.push((Vec::new(), Vec::new()));
+            scopes.len() - 1
+        });
+        scopes[si].0.push(c.index);
+        scopes[si].1.push((li, c.index));
     }
     if levels.len() < 2 {
         return usage(format!(
@@ -408,44 +361,36 @@ pub fn paired(dir: &Path, factor: &str, filter: &[(String, String)], outcome: &s
             levels.len()
         ));
     }
-    let varied = varied_of(dir);
-    let show: Vec<usize> = others
-        .iter()
-        .enumerate()
-        .filter(|(_, o)| varied.iter().any(|v| v == *o))
-        .map(|(i, _)| i)
-        .collect();
+    let show: Vec<usize> = grid.varied.iter().copied().filter(|&i| i != fi).collect();
+    let ok = |c: usize, r: u32| runs.get(c, r).map(|o| set[o as usize]);
     let mut out = Vec::new();
     for a in 0..levels.len() {
         for b in a + 1..levels.len() {
             let mut pooled = [0u64; 4];
-            let mut per_scope: Vec<[u64; 4]> = vec![[0; 4]; scopes.len()];
-            let scope_idx: HashMap<&Vec<&str>, usize> = scopes.iter().enumerate().map(|(i, s)| (s, i)).collect();
-            for ((key, _), v) in &groups {
-                let (Some(&(_, sa)), Some(&(_, sb))) = (v.iter().find(|x| x.0 == a), v.iter().find(|x| x.0 == b)) else {
+            for (_, members) in &scopes {
+                let (Some(&(_, ca)), Some(&(_, cb))) = (members.iter().find(|m| m.0 == a), members.iter().find(|m| m.0 == b)) else {
                     continue;
                 };
-                let cell = match (sa, sb) {
-                    (true, true) => 0,
-                    (true, false) => 1,
-                    (false, true) => 2,
-                    (false, false) => 3,
-                };
-                pooled[cell] += 1;
-                per_scope[scope_idx[key]][cell] += 1;
-            }
-            for (si, t) in per_scope.iter().enumerate() {
+                let mut t = [0u64; 4];
+                for r in 0..grid.seeds {
+                    let (Some(sa), Some(sb)) = (ok(ca, r), ok(cb, r)) else { continue };
+                    t[match (sa, sb) {
+                        (true, true) => 0,
+                        (true, false) => 1,
+                        (false, true) => 2,
+                        (false, false) => 3,
+                    }] += 1;
+                }
+                for k in 0..4 {
+                    pooled[k] += t[k];
+                }
                 if t.iter().sum::<u64>() > 0 {
-                    let desc = show
-                        .iter()
-                        .map(|&i| format!("{}={}", others[i], scopes[si][i]))
-                        .collect::<Vec<_>>()
-                        .join(" ");
+                    let desc = grid.cells[ca].describe(&show);
                     out.push(pair_result(
                         if desc.is_empty() { "cell".into() } else { desc },
                         &levels[a],
                         &levels[b],
-                        *t,
+                        t,
                         outcome,
                     ));
                 }

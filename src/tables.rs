@@ -25,62 +25,6 @@ pub struct CellStats {
     pub epochs_p90: Option<f64>,
 }
 
-/// Aggregates `runs.parquet` per cell with polars (lazy scan + group_by), in canonical order.
-pub fn aggregate_cells(grid: &Grid, runs: &Path) -> Result<Vec<CellStats>> {
-    let path = runs.to_str().context("non-UTF-8 path")?;
-    let conv = col("outcome").eq(lit("converged"));
-    let count = |o: &str| col("outcome").eq(lit(o)).cast(DataType::UInt64).sum().alias(o);
-    let df = LazyFrame::scan_parquet(PlRefPath::new(path), ScanArgsParquet::default())?
-        .group_by([col("cell_id")])
-        .agg([
-            len().cast(DataType::UInt64).alias("n"),
-            count("converged"),
-            count("diverged"),
-            count("dead"),
-            count("stalled"),
-            col("epochs")
-                .cast(DataType::Float64)
-                .filter(conv.clone())
-                .median()
-                .alias("epochs_median"),
-            col("epochs")
-                .cast(DataType::Float64)
-                .filter(conv)
-                .quantile(lit(0.9), QuantileMethod::Linear)
-                .alias("epochs_p90"),
-        ])
-        .collect()
-        .map_err(anyhow::Error::from)
-        .with_context(|| format!("cannot aggregate {}", runs.display()))?;
-    let ids = df.column("cell_id")?.str()?.clone();
-    let get_u = |name: &str| -> Result<Vec<u64>> { Ok(df.column(name)?.u64()?.iter().map(|v| v.unwrap_or(0)).collect()) };
-    let get_f = |name: &str| -> Result<Vec<Option<f64>>> { Ok(df.column(name)?.f64()?.iter().collect()) };
-    let (n, c, d, de, s) = (
-        get_u("n")?,
-        get_u("converged")?,
-        get_u("diverged")?,
-        get_u("dead")?,
-        get_u("stalled")?,
-    );
-    let (med, p90) = (get_f("epochs_median")?, get_f("epochs_p90")?);
-    let mut by_id: HashMap<&str, usize> = HashMap::new();
-    for (i, id) in ids.iter().enumerate() {
-        by_id.insert(id.unwrap_or(""), i);
-    }
-    let mut out = Vec::with_capacity(grid.cells.len());
-    for cell in &grid.cells {
-        let Some(&i) = by_id.get(cell.id.as_str()) else { continue };
-        out.push(CellStats {
-            cell: cell.index,
-            n: n[i],
-            counts: [c[i], d[i], de[i], s[i]],
-            epochs_median: med[i],
-            epochs_p90: p90[i],
-        });
-    }
-    Ok(out)
-}
-
 /// `cells.parquet`: parameters, cell_id, n, counts, rates with Wilson 95 % intervals, epochs.
 pub fn cells_frame(grid: &Grid, stats: &[CellStats]) -> PolarsResult<DataFrame> {
     let mut cols: Vec<Column> = Vec::new();
@@ -188,4 +132,110 @@ pub fn effects_frame(e: &[Effect]) -> PolarsResult<DataFrame> {
             Column::new("hi".into(), e.iter().map(|x| x.hi).collect::<Vec<_>>()),
         ],
     )
+}
+
+/// Every run's outcome and epochs as a dense matrix `[cell · seeds + replicate]`, read from
+/// runs.parquet with four columns only: a few bytes per run, so the answers commands and the
+/// report stay small for millions of runs (reading every column as text would not).
+#[derive(Debug, Clone)]
+pub struct Outcomes {
+    pub seeds: u32,
+    /// `Outcome as u8`, or `MISSING`.
+    pub code: Vec<u8>,
+    pub epochs: Vec<u32>,
+}
+
+impl Outcomes {
+    pub const MISSING: u8 = u8::MAX;
+
+    /// An empty matrix for `grid`, to be filled with [`Outcomes::absorb`].
+    pub fn empty(grid: &Grid) -> Outcomes {
+        let n = grid.cells.len() * grid.seeds as usize;
+        Outcomes {
+            seeds: grid.seeds,
+            code: vec![Self::MISSING; n],
+            epochs: vec![0; n],
+        }
+    }
+
+    /// Reads runs.parquet (four columns only).
+    pub fn load(grid: &Grid, runs: &Path) -> Result<Outcomes> {
+        let path = runs.to_str().context("non-UTF-8 path")?;
+        let df = LazyFrame::scan_parquet(PlRefPath::new(path), ScanArgsParquet::default())?
+            .select([col("cell_id"), col("replicate"), col("outcome"), col("epochs")])
+            .collect()
+            .map_err(anyhow::Error::from)
+            .with_context(|| format!("cannot read {}", runs.display()))?;
+        let mut o = Outcomes::empty(grid);
+        o.absorb(grid, &df)?;
+        Ok(o)
+    }
+
+    /// Records the rows of a runs table (a chunk or the whole file).
+    pub fn absorb(&mut self, grid: &Grid, df: &DataFrame) -> Result<()> {
+        let index: HashMap<&str, usize> = grid.cells.iter().map(|c| (c.id.as_str(), c.index)).collect();
+        let seeds = grid.seeds as usize;
+        let (code, epochs) = (&mut self.code, &mut self.epochs);
+        let ids = df.column("cell_id")?.str()?;
+        let reps = df.column("replicate")?.u32()?;
+        let outs = df.column("outcome")?.str()?;
+        let eps = df.column("epochs")?.u32()?;
+        for (((id, r), o), e) in ids.iter().zip(reps.iter()).zip(outs.iter()).zip(eps.iter()) {
+            let (Some(id), Some(r), Some(o), Some(e)) = (id, r, o, e) else {
+                continue;
+            };
+            let (Some(&c), Ok(o)) = (index.get(id), o.parse::<Outcome>()) else {
+                continue;
+            };
+            if (r as usize) < seeds {
+                code[c * seeds + r as usize] = o as u8;
+                epochs[c * seeds + r as usize] = e;
+            }
+        }
+        Ok(())
+    }
+
+    /// Per-cell counts, and median / 90th percentile (linear interpolation, as polars and
+    /// numpy) of the epochs of converged runs, in canonical cell order; cells without runs
+    /// are left out.
+    pub fn cell_stats(&self, grid: &Grid) -> Vec<CellStats> {
+        let mut out = Vec::with_capacity(grid.cells.len());
+        let mut conv: Vec<f64> = Vec::with_capacity(grid.seeds as usize);
+        for c in &grid.cells {
+            let mut counts = [0u64; 4];
+            conv.clear();
+            for r in 0..grid.seeds {
+                if let Some(o) = self.get(c.index, r) {
+                    counts[o as usize] += 1;
+                    if o == Outcome::Converged {
+                        conv.push(self.epochs(c.index, r) as f64);
+                    }
+                }
+            }
+            let n: u64 = counts.iter().sum();
+            if n == 0 {
+                continue;
+            }
+            conv.sort_by(f64::total_cmp);
+            let q = |p: f64| (!conv.is_empty()).then(|| crate::stats::quantile(&conv, p));
+            out.push(CellStats {
+                cell: c.index,
+                n,
+                counts,
+                epochs_median: q(0.5),
+                epochs_p90: q(0.9),
+            });
+        }
+        out
+    }
+
+    /// Outcome of replicate `r` of cell `c`.
+    pub fn get(&self, c: usize, r: u32) -> Option<Outcome> {
+        let k = self.code[c * self.seeds as usize + r as usize];
+        Outcome::ALL.get(k as usize).copied()
+    }
+
+    pub fn epochs(&self, c: usize, r: u32) -> u32 {
+        self.epochs[c * self.seeds as usize + r as usize]
+    }
 }
