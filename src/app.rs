@@ -216,8 +216,8 @@ pub fn finalize(dir: &Path, grid: &Grid, chunks: &[PathBuf], mut manifest: Manif
     crate::sink::write_parquet_atomic(&dir.join("effects.parquet"), &mut ef)?;
     let mut totals = [0u64; 4];
     for s in &stats {
-        for k in 0..4 {
-            totals[k] += s.counts[k];
+        for (t, c) in totals.iter_mut().zip(s.counts) {
+            *t += c;
         }
     }
     manifest.counts = Outcome::ALL.iter().zip(totals).map(|(o, c)| (o.name().to_string(), c)).collect();

@@ -382,9 +382,8 @@ pub fn generate(results: &Path) -> Result<String> {
     }
     let _ = writeln!(
         md,
-        "\n**Verdict:** {} — {}. For ReLU the order changes the outcome of {:.1} % of the seeds (which seeds fail), {}; for sigmoid {}.\n",
+        "\n**Verdict:** {} — an init order is a permutation of the same random numbers, so no order can be better on average unless the network's structure prefers some position. For ReLU the order changes the outcome of {:.1} % of the seeds (which seeds fail), {}; for sigmoid {}.\n",
         verdict_word(relu_sig && !sig_sig, relu_flip > 0.0),
-        "an init order is a permutation of the same random numbers, so no order can be better on average unless the network's structure prefers some position",
         100.0 * relu_flip,
         if relu_sig { "and also how often" } else { "but not how often" },
         if sig_sig {

@@ -140,9 +140,12 @@ fn epochs_by_layout(grid: &Grid, runs: &Outcomes) -> Vec<(String, Vec<u32>)> {
     out
 }
 
+/// Runs picked for replay in one layout: (cell, replicate), and how many converged / failed.
+type Picked = (String, Vec<(usize, u32)>, usize, usize);
+
 /// A few converged and failed runs per layout (first in canonical order), replayed.
 fn replay_curves(grid: &Grid, runs: &Outcomes) -> Vec<(String, Vec<Curve>)> {
-    let mut picked: Vec<(String, Vec<(usize, u32)>, usize, usize)> = Vec::new(); // layout, runs, n_conv, n_fail
+    let mut picked: Vec<Picked> = Vec::new();
     for c in &grid.cells {
         let l = c.value("layout").to_string();
         let idx = match picked.iter().position(|p| p.0 == l) {

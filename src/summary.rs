@@ -335,7 +335,7 @@ pub fn paired(dir: &Path, factor: &str, filter: &[(String, String)], outcome: &s
     let fi = param_index(factor).expect("checked");
     let mut levels: Vec<String> = Vec::new();
     // Cells grouped by every other parameter: scope → [(level index, cell)]
-    let mut scopes: Vec<(Vec<usize>, Vec<(usize, usize)>)> = Vec::new();
+    let mut scopes: Vec<Vec<(usize, usize)>> = Vec::new();
     let others: Vec<usize> = (0..PARAMS.len()).filter(|&i| i != fi).collect();
     let mut scope_of: HashMap<Vec<String>, usize> = HashMap::new();
     for c in grid.cells.iter().filter(|c| matches(&grid, c.index, filter)) {
@@ -349,11 +349,10 @@ pub fn paired(dir: &Path, factor: &str, filter: &[(String, String)], outcome: &s
         };
         let key: Vec<String> = others.iter().map(|&i| c.values[i].to_string()).collect();
         let si = *scope_of.entry(key).or_insert_with(|| {
-            scopes.push((Vec::new(), Vec::new()));
+            scopes.push(Vec::new());
             scopes.len() - 1
         });
-        scopes[si].0.push(c.index);
-        scopes[si].1.push((li, c.index));
+        scopes[si].push((li, c.index));
     }
     if levels.len() < 2 {
         return usage(format!(
@@ -367,7 +366,7 @@ pub fn paired(dir: &Path, factor: &str, filter: &[(String, String)], outcome: &s
     for a in 0..levels.len() {
         for b in a + 1..levels.len() {
             let mut pooled = [0u64; 4];
-            for (_, members) in &scopes {
+            for members in &scopes {
                 let (Some(&(_, ca)), Some(&(_, cb))) = (members.iter().find(|m| m.0 == a), members.iter().find(|m| m.0 == b)) else {
                     continue;
                 };
@@ -536,7 +535,7 @@ pub fn compare(a: &CompareArgs) -> Result<()> {
                 })
                 .collect();
             print!("{}", render_table(&header, &body, a.format == Format::Markdown));
-            println!("\n{} ({}), outcome `{}`:", a.factor, "pooled over matching cells", a.outcome);
+            println!("\n{} (pooled over matching cells), outcome `{}`:", a.factor, a.outcome);
             for r in rows.iter().filter(|r| r.scope == "pooled") {
                 println!("  {} vs {}: {}", r.level_a, r.level_b, r.verdict);
             }

@@ -61,9 +61,9 @@ fn runs_and_cells_tables_have_the_documented_schema() {
                 .sum()
         })
         .collect();
-    for i in 0..12 {
+    for (i, t) in total.iter().enumerate() {
         assert_eq!(n.get(i), Some(40));
-        assert_eq!(total[i], 40, "outcome counts sum to n");
+        assert_eq!(*t, 40, "outcome counts sum to n");
         let p = cells.column("p_converged").unwrap().f64().unwrap().get(i).unwrap();
         let lo = cells.column("p_converged_lo").unwrap().f64().unwrap().get(i).unwrap();
         let hi = cells.column("p_converged_hi").unwrap().f64().unwrap().get(i).unwrap();

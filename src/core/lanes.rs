@@ -22,6 +22,7 @@ macro_rules! binop {
         impl<const N: usize> $tr for Lanes<N> {
             type Output = Self;
             #[inline(always)]
+            #[allow(clippy::assign_op_pattern)]
             fn $f(self, rhs: Self) -> Self {
                 let mut out = self.0;
                 for (o, r) in out.iter_mut().zip(rhs.0.iter()) {
@@ -32,6 +33,7 @@ macro_rules! binop {
         }
         impl<const N: usize> $tra for Lanes<N> {
             #[inline(always)]
+            #[allow(clippy::assign_op_pattern)]
             fn $fa(&mut self, rhs: Self) {
                 for (o, r) in self.0.iter_mut().zip(rhs.0.iter()) {
                     *o = *o $op *r;
@@ -184,7 +186,9 @@ pub fn exp(x: f64) -> f64 {
 #[inline(always)]
 pub fn exp_lanes<const N: usize>(x: Lanes<N>) -> Lanes<N> {
     const LOG2E: f64 = std::f64::consts::LOG2_E;
-    const LN2_HI: f64 = 6.931_471_803_691_238_2e-1; // fdlibm ln2HI[0]
+    #[allow(clippy::excessive_precision)]
+    const LN2_HI: f64 = 6.931_471_803_691_238_2e-1; // fdlibm ln2HI[0], digits as published
+    #[allow(clippy::excessive_precision)]
     const LN2_LO: f64 = 1.908_214_929_270_587_7e-10; // fdlibm ln2LO[0]
     const HI: f64 = 709.782_712_893_384;
     const LO: f64 = -745.133_219_101_941_1;
@@ -383,10 +387,10 @@ mod tests {
         let xs = [-3.7, -0.2, 0.0, 1e-8, 0.9, 12.5, -700.0, 650.0];
         let v = Lanes(xs);
         let (e, s, t) = (v.exp(), v.sigmoid(), v.tanh());
-        for i in 0..8 {
-            assert_eq!(e.0[i].to_bits(), exp(xs[i]).to_bits());
-            assert_eq!(s.0[i].to_bits(), sigmoid(xs[i]).to_bits());
-            assert_eq!(t.0[i].to_bits(), tanh(xs[i]).to_bits());
+        for (i, x) in xs.iter().enumerate() {
+            assert_eq!(e.0[i].to_bits(), exp(*x).to_bits());
+            assert_eq!(s.0[i].to_bits(), sigmoid(*x).to_bits());
+            assert_eq!(t.0[i].to_bits(), tanh(*x).to_bits());
         }
     }
 }

@@ -13,6 +13,9 @@
 //! after the affine transform of every hidden layer, before its activation: batch mean, biased
 //! variance, ε = 1e−5, y = γ·x̂ + β. Backward (Ioffe & Szegedy §3, compact form):
 //! ∂ℓ/∂x_i = γ/(m·s)·(m·g_i − Σg − x̂_i·Σ g x̂), s = √(σ²+ε).
+// Numeric kernels index explicitly: the index order is the summation order, which the
+// bit-for-bit guarantees depend on.
+#![allow(clippy::needless_range_loop)]
 
 use super::lanes::{Lanes, flat, flat_mut};
 use super::spec::{Activation, LEAKY_SLOPE, Loss};
@@ -545,6 +548,7 @@ mod tests {
     use super::*;
 
     /// Batch-norm forward and backward against the torch float64 vectors of formulas.md §2.
+    #[allow(clippy::too_many_arguments)]
     fn bn_vector(x: &[f64], gamma: f64, beta: f64, g: &[f64], y_ref: &[f64], dx_ref: &[f64], dgamma: f64, dbeta: f64) {
         let m = x.len();
         // A linear hidden layer of 1 unit with weight 1, bias 0, fed x, with BN; output layer

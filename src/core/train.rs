@@ -1,5 +1,8 @@
 //! Training: a validated [`TrainSpec`], the per-run [`RunResult`], and the lane scheduler
 //! that trains many replicates of one cell side by side.
+// Numeric kernels index explicitly: the index order is the summation order, which the
+// bit-for-bit guarantees depend on.
+#![allow(clippy::needless_range_loop)]
 
 use std::sync::Arc;
 
