@@ -17,12 +17,12 @@ use crate::tables::{CellStats, Effect, Outcomes, effects};
 const CURVES_PER_KIND: usize = 3;
 
 pub fn write_report(dir: &Path, grid: &Grid, runs: &Outcomes, stats: &[CellStats], effects: &[Effect], m: &Manifest) -> Result<()> {
-    let input = build_input(dir, grid, runs, stats, effects, m)?;
+    let input = build_input(grid, runs, stats, effects, m)?;
     let html = render(&input);
     crate::sink::write_bytes_atomic(&dir.join("report.html"), html.as_bytes())
 }
 
-pub fn build_input(dir: &Path, grid: &Grid, runs: &Outcomes, stats: &[CellStats], effects: &[Effect], m: &Manifest) -> Result<ReportInput> {
+pub fn build_input(grid: &Grid, runs: &Outcomes, stats: &[CellStats], effects: &[Effect], m: &Manifest) -> Result<ReportInput> {
     let cells: Vec<CellRow> = stats
         .iter()
         .map(|s| {
@@ -61,7 +61,7 @@ pub fn build_input(dir: &Path, grid: &Grid, runs: &Outcomes, stats: &[CellStats]
     let curves = replay_curves(grid, runs);
     let mut pairs = Vec::new();
     if grid.varied.contains(&param_index("init_order").expect("known")) {
-        for r in crate::summary::paired(dir, "init_order", &[], "converged")? {
+        for r in crate::summary::paired_in(grid, runs, "init_order", &[], "converged")? {
             pairs.push(PairRow {
                 factor: if r.scope == "pooled" {
                     "init_order (pooled)".into()

@@ -150,8 +150,10 @@ fn commit(tmp: &Path, path: &Path) -> Result<()> {
 }
 
 pub fn read_parquet(path: &Path) -> Result<DataFrame> {
-    let f = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-    ParquetReader::new(f)
+    // Read through a buffer rather than a memory map: thousands of chunk files are read in a
+    // row by the final assembly.
+    let bytes = fs::read(path).with_context(|| format!("cannot open {}", path.display()))?;
+    ParquetReader::new(std::io::Cursor::new(bytes))
         .finish()
         .map_err(anyhow::Error::from)
         .with_context(|| format!("cannot read {} as Parquet", path.display()))
@@ -189,6 +191,7 @@ fn concat_into(chunks: &[PathBuf], f: &File, mut each: impl FnMut(&DataFrame) ->
             *w = Some(
                 ParquetWriter::new(f)
                     .with_compression(ParquetCompression::Zstd(None))
+                    .with_row_group_size(Some(16_384))
                     .batched(df.schema())?,
             );
         }

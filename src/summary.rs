@@ -17,8 +17,8 @@ use crate::grid::Grid;
 use crate::stats::{CONFIDENCE, Interval, holm, mcnemar, paired_difference, wilson};
 use crate::tables::{CellStats, Outcomes};
 
-/// The grid of a results directory (from its manifest) and its per-cell counts.
-pub fn load_dir(dir: &Path) -> Result<(Grid, Vec<CellStats>)> {
+/// The grid of a results directory (from its manifest) and every run's outcome.
+pub fn load_dir(dir: &Path) -> Result<(Grid, Outcomes)> {
     let runs = dir.join("runs.parquet");
     if !runs.exists() {
         return usage(format!(
@@ -29,8 +29,8 @@ pub fn load_dir(dir: &Path) -> Result<(Grid, Vec<CellStats>)> {
     }
     let m = crate::manifest::Manifest::load(&dir.join("manifest.json"))?;
     let grid = Grid::build(&m.config()?)?;
-    let stats = Outcomes::load(&grid, &runs)?.cell_stats(&grid);
-    Ok((grid, stats))
+    let outcomes = Outcomes::load(&grid, &runs)?;
+    Ok((grid, outcomes))
 }
 
 /// Does a cell match every `--where` pair?
@@ -128,7 +128,8 @@ mod indexmap_like {
 pub fn summary(a: &SummaryArgs) -> Result<()> {
     let filt = parse_where(&a.filter)?;
     let set = outcome_set(&a.outcome)?;
-    let (grid, stats) = load_dir(&a.dir)?;
+    let (grid, runs) = load_dir(&a.dir)?;
+    let stats = runs.cell_stats(&grid);
     let by: Vec<String> = if a.by.is_empty() {
         grid.varied.iter().map(|&i| PARAMS[i].name.to_string()).collect()
     } else {
@@ -328,10 +329,14 @@ pub struct PairResult {
 
 /// Pairs runs that differ only in `factor` (same replicate, all other parameters equal).
 pub fn paired(dir: &Path, factor: &str, filter: &[(String, String)], outcome: &str) -> Result<Vec<PairResult>> {
+    let (grid, runs) = load_dir(dir)?;
+    paired_in(&grid, &runs, factor, filter, outcome)
+}
+
+/// [`paired`] on a grid and its outcomes already in memory.
+pub fn paired_in(grid: &Grid, runs: &Outcomes, factor: &str, filter: &[(String, String)], outcome: &str) -> Result<Vec<PairResult>> {
     check_param(factor, "--factor")?;
     let set = outcome_set(outcome)?;
-    let (grid, _) = load_dir(dir)?;
-    let runs = Outcomes::load(&grid, &dir.join("runs.parquet"))?;
     let fi = param_index(factor).expect("checked");
     let mut levels: Vec<String> = Vec::new();
     // Cells grouped by every other parameter: scope → [(level index, cell)]
