@@ -159,7 +159,20 @@ fn run(args: RunArgs) -> Result<ExitCode> {
         );
     }
     let t0 = Instant::now();
-    let stats = runner::run_windows(&grid, &dir, &todo, threads, progress, stop.clone())?;
+    let reuse = runner::load_reuse(&dir)?;
+    let stats = runner::run_windows(
+        &grid,
+        &dir,
+        &todo,
+        threads,
+        progress,
+        stop.clone(),
+        (!reuse.is_empty()).then_some(&reuse),
+    )?;
+    if !reuse.is_empty() && !args.quiet {
+        let reused = stats.runs_done.saturating_sub(stats.runs_trained);
+        eprintln!("grown grid: {reused} finished runs reused, {} trained", stats.runs_trained);
+    }
     if stats.runs_skipped > 0 && !args.quiet {
         eprintln!(
             "resumed: {} runs were already finished and kept, {} trained now",
@@ -176,7 +189,7 @@ fn run(args: RunArgs) -> Result<ExitCode> {
         );
         return Ok(ExitCode::from(EXIT_INTERRUPTED));
     }
-    manifest.runs_trained = stats.runs_done;
+    manifest.runs_trained = stats.runs_trained;
     manifest.wall_seconds = t0.elapsed().as_secs_f64();
     if let Some((k, n)) = shard {
         manifest.finished = Some(now_utc());
@@ -193,6 +206,9 @@ fn run(args: RunArgs) -> Result<ExitCode> {
     }
     let chunks: Vec<PathBuf> = (0..nw).map(|w| chunk_path(&dir, w)).collect();
     finalize(&dir, &grid, &chunks, manifest, args.quiet)?;
+    if dir.join(runner::REUSE_DIR).exists() {
+        std::fs::remove_dir_all(dir.join(runner::REUSE_DIR))?; // everything it held is in the new chunks
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -324,14 +340,28 @@ fn prepare_dir(dir: &Path, resolved: &Resolved, shard: Option<(u32, u32)>, fresh
             continue;
         }
         let diff = resolved.diff(&old.resolved);
-        let grows = resolved.grows(&old.resolved);
-        let hint = if grows {
-            "the grid only grew (more seeds / new levels): reuse of finished runs across a grown grid is not supported yet — use --fresh, or run the new levels in their own config"
-        } else {
-            "use --fresh to discard the old results, or choose another --out DIR"
-        };
+        if resolved.grows(&old.resolved) && shard.is_none() && old.shard.is_none() {
+            // The grid only grew: keep the finished runs aside and reuse them by
+            // (cell_id, replicate) — cell ids and seeds do not depend on the grid's size.
+            let keep = dir.join(crate::runner::REUSE_DIR).join(&old.config_hash);
+            std::fs::create_dir_all(keep.parent().expect("has parent"))?;
+            if dir.join("chunks").exists() && !keep.exists() {
+                std::fs::rename(dir.join("chunks"), &keep)?;
+            } else if dir.join("chunks").exists() {
+                std::fs::remove_dir_all(dir.join("chunks"))?; // already kept by an earlier attempt
+            }
+            for p in ["runs.parquet", "cells.parquet", "effects.parquet", "manifest.json", "report.html"] {
+                let _ = std::fs::remove_file(dir.join(p));
+            }
+            std::fs::remove_file(s)?;
+            eprintln!(
+                "the grid grew ({}): finished runs are reused by (cell_id, replicate)",
+                diff.join("; ")
+            );
+            continue;
+        }
         return usage(format!(
-            "{} holds results of a different config (hash {} vs {}): changed: {}\n  fix: {hint}",
+            "{} holds results of a different config (hash {} vs {}): changed: {}\n  fix: use --fresh to discard the old results, or choose another --out DIR (growing a grid — more seeds, new levels — reuses finished runs)",
             dir.display(),
             old.config_hash,
             resolved.hash(),

@@ -15,6 +15,9 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use std::collections::HashMap;
+
+use crate::core::RunResult;
 use crate::grid::Grid;
 use crate::sink::{RunRow, runs_frame, write_parquet_atomic};
 
@@ -53,31 +56,77 @@ pub fn chunk_path(dir: &Path, w: usize) -> PathBuf {
     dir.join("chunks").join(format!("w{w:07}.parquet"))
 }
 
-/// Trains one unit; results in replicate order.
-pub fn run_unit(grid: &Grid, u: Unit) -> Vec<RunRow> {
+/// Finished runs of an earlier, smaller version of the grid, by (cell_id, replicate): a grown
+/// grid (more seeds, new levels) reuses them instead of training them again.
+pub type Reuse = HashMap<(String, u32), (RunResult, u64)>;
+
+/// Where the chunks of an outgrown config wait to be reused.
+pub const REUSE_DIR: &str = "reuse";
+
+/// Loads every chunk under `dir/reuse/`.
+pub fn load_reuse(dir: &Path) -> Result<Reuse> {
+    let mut map = Reuse::new();
+    let Ok(rd) = std::fs::read_dir(dir.join(REUSE_DIR)) else {
+        return Ok(map);
+    };
+    for sub in rd.filter_map(|e| e.ok()) {
+        let Ok(files) = std::fs::read_dir(sub.path()) else { continue };
+        for f in files
+            .filter_map(|e| e.ok())
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "parquet"))
+        {
+            crate::sink::read_run_rows(&f, &mut map)?;
+        }
+    }
+    Ok(map)
+}
+
+/// Trains one unit (taking from `reuse` the runs an earlier grid already finished); results in
+/// replicate order.
+pub fn run_unit(grid: &Grid, u: Unit, reuse: Option<&Reuse>) -> (Vec<RunRow>, u64) {
     let cell = &grid.cells[u.cell];
-    let seeds: Vec<u64> = (u.r0..u.r1).map(|r| grid.seed(r)).collect();
-    let t0 = Instant::now();
-    let mut out: Vec<Option<RunRow>> = vec![None; seeds.len()];
-    cell.trainer.run_many(&seeds, |i, result| {
-        out[i] = Some(RunRow {
-            cell: u.cell,
-            replicate: u.r0 + i as u32,
-            seed: seeds[i],
-            result,
-            wall_us: 0,
+    let mut out: Vec<Option<RunRow>> = vec![None; (u.r1 - u.r0) as usize];
+    let mut todo: Vec<u32> = Vec::with_capacity(out.len());
+    for r in u.r0..u.r1 {
+        match reuse.and_then(|m| m.get(&(cell.id.clone(), r))) {
+            Some(&(result, wall_us)) => {
+                out[(r - u.r0) as usize] = Some(RunRow {
+                    cell: u.cell,
+                    replicate: r,
+                    seed: grid.seed(r),
+                    result,
+                    wall_us,
+                })
+            }
+            None => todo.push(r),
+        }
+    }
+    if !todo.is_empty() {
+        let seeds: Vec<u64> = todo.iter().map(|&r| grid.seed(r)).collect();
+        let t0 = Instant::now();
+        let mut trained: Vec<RunRow> = Vec::with_capacity(todo.len());
+        cell.trainer.run_many(&seeds, |i, result| {
+            trained.push(RunRow {
+                cell: u.cell,
+                replicate: todo[i],
+                seed: seeds[i],
+                result,
+                wall_us: 0,
+            });
         });
-    });
-    let total_us = t0.elapsed().as_micros() as f64;
-    let rows: Vec<RunRow> = out.into_iter().map(|r| r.expect("every seed reported")).collect();
-    // Attribute the group's time to its runs in proportion to the epochs each trained.
-    let weight: f64 = rows.iter().map(|r| r.result.epochs as f64 + 1.0).sum();
-    rows.into_iter()
-        .map(|mut r| {
+        let total_us = t0.elapsed().as_micros() as f64;
+        // Attribute the group's time to its runs in proportion to the epochs each trained.
+        let weight: f64 = trained.iter().map(|r| r.result.epochs as f64 + 1.0).sum();
+        for mut r in trained {
             r.wall_us = (total_us * (r.result.epochs as f64 + 1.0) / weight).round() as u64;
-            r
-        })
-        .collect()
+            out[(r.replicate - u.r0) as usize] = Some(r);
+        }
+    }
+    (
+        out.into_iter().map(|r| r.expect("every replicate reused or trained")).collect(),
+        todo.len() as u64,
+    )
 }
 
 /// How the runner reports progress.
@@ -91,7 +140,10 @@ pub enum ProgressMode {
 /// What a call to [`run_windows`] did.
 #[derive(Debug, Clone, Default)]
 pub struct RunStats {
+    /// Runs finished by this call (trained or reused).
     pub runs_done: u64,
+    /// Runs trained by this call.
+    pub runs_trained: u64,
     pub runs_skipped: u64,
     pub windows_written: usize,
     pub interrupted: bool,
@@ -108,6 +160,7 @@ pub fn run_windows(
     threads: usize,
     progress: ProgressMode,
     stop: Arc<AtomicBool>,
+    reuse: Option<&Reuse>,
 ) -> Result<RunStats> {
     let all_units = units(grid);
     std::fs::create_dir_all(dir.join("chunks")).with_context(|| format!("cannot create {}", dir.join("chunks").display()))?;
@@ -135,7 +188,7 @@ pub fn run_windows(
     let next = AtomicUsize::new(0);
     // Bounded: when writing chunks is slower than training, workers wait instead of piling
     // results up in memory.
-    let (tx, rx) = mpsc::sync_channel::<(usize, Vec<RunRow>)>(4 * threads);
+    let (tx, rx) = mpsc::sync_channel::<(usize, Vec<RunRow>, u64)>(4 * threads);
     let mut write_err: Option<anyhow::Error> = None;
     let mut last_line = Instant::now();
     pool.in_place_scope(|s| {
@@ -151,15 +204,16 @@ pub fn run_windows(
                     if i >= work.len() {
                         break;
                     }
-                    let r = run_unit(grid, work[i].1);
-                    if tx.send((i, r)).is_err() {
+                    let (r, trained) = run_unit(grid, work[i].1, reuse);
+                    if tx.send((i, r, trained)).is_err() {
                         break;
                     }
                 }
             });
         }
         drop(tx);
-        for (i, r) in rx.iter() {
+        for (i, r, trained) in rx.iter() {
+            stats.runs_trained += trained;
             let slot = work[i].0;
             for row in &r {
                 stats.counts[row.result.outcome as usize] += 1;

@@ -226,3 +226,43 @@ fn concat_into(chunks: &[PathBuf], f: &File, mut each: impl FnMut(&DataFrame) ->
     }
     Ok(total)
 }
+
+/// Adds the rows of a runs table (a chunk) to a reuse map keyed by (cell_id, replicate).
+pub fn read_run_rows(path: &Path, map: &mut crate::runner::Reuse) -> Result<()> {
+    use crate::core::{Outcome, RunResult};
+    let df = read_parquet(path)?;
+    let s = |n: &str| df.column(n).map_err(anyhow::Error::from);
+    let (ids, reps, outs) = (s("cell_id")?.str()?, s("replicate")?.u32()?, s("outcome")?.str()?);
+    let (ep, fl, ml, acc) = (
+        s("epochs")?.u32()?,
+        s("final_loss")?.f64()?,
+        s("min_loss")?.f64()?,
+        s("accuracy")?.f64()?,
+    );
+    let (bd, di, df_, mx, wall) = (
+        s("born_dead")?.bool()?,
+        s("dead_units_init")?.u32()?,
+        s("dead_units_final")?.u32()?,
+        s("max_abs_param")?.f64()?,
+        s("wall_us")?.u64()?,
+    );
+    for i in 0..df.height() {
+        let (Some(id), Some(r), Some(o)) = (ids.get(i), reps.get(i), outs.get(i)) else {
+            continue;
+        };
+        let Ok(outcome) = o.parse::<Outcome>() else { continue };
+        let result = RunResult {
+            outcome,
+            epochs: ep.get(i).unwrap_or(0),
+            final_loss: fl.get(i).unwrap_or(f64::NAN),
+            min_loss: ml.get(i).unwrap_or(f64::NAN),
+            accuracy: acc.get(i).unwrap_or(f64::NAN),
+            born_dead: bd.get(i).unwrap_or(false),
+            dead_units_init: di.get(i).unwrap_or(0),
+            dead_units_final: df_.get(i).unwrap_or(0),
+            max_abs_param: mx.get(i).unwrap_or(f64::NAN),
+        };
+        map.insert((id.to_string(), r), (result, wall.get(i).unwrap_or(0)));
+    }
+    Ok(())
+}

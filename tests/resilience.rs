@@ -176,3 +176,34 @@ fn shard_auto_reads_the_slurm_task_id() {
         .code(2)
         .stderr(predicate::str::contains("SLURM_ARRAY_TASK_ID"));
 }
+
+#[test]
+fn a_grown_grid_reuses_finished_runs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let small = write(tmp.path(), "s.toml", SMALL);
+    let grown_text = SMALL
+        .replace("seeds = 40", "seeds = 60")
+        .replace("lr = [0.5, 3.0]", "lr = [0.5, 1.5, 3.0]");
+    let grown = write(tmp.path(), "g.toml", &grown_text);
+    let out = tmp.path().join("o");
+    run_ok(&small, &out, &[]);
+    let o = bin().arg("--config").arg(&grown).arg("--out").arg(&out).output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    // 12 old cells × 40 seeds are reused; 18 × 60 − 480 = 600 runs are trained.
+    assert!(err.contains("grown grid: 480 finished runs reused, 600 trained"), "{err}");
+    assert!(!out.join("reuse").exists(), "the reuse area is cleaned up after success");
+    let fresh = tmp.path().join("fresh");
+    run_ok(&grown, &fresh, &[]);
+    assert!(runs_no_timing(&out).equals_missing(&runs_no_timing(&fresh)));
+    // A change that is not growth is still refused.
+    let changed = write(tmp.path(), "c.toml", &grown_text.replace("max_epochs = 400", "max_epochs = 300"));
+    bin()
+        .arg("--config")
+        .arg(&changed)
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("max_epochs: 400 → 300"));
+}
