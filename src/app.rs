@@ -205,7 +205,12 @@ fn run(args: RunArgs) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let chunks: Vec<PathBuf> = (0..nw).map(|w| chunk_path(&dir, w)).collect();
-    finalize(&dir, &grid, &chunks, manifest, args.quiet)?;
+    finalize(&dir, &grid, &chunks, manifest, args.quiet).with_context(|| {
+        format!(
+            "assembling the final tables failed; every finished run is safe in {}/chunks — free space or fix the cause, then run the same command again (it trains nothing twice)",
+            dir.display()
+        )
+    })?;
     if dir.join(runner::REUSE_DIR).exists() {
         std::fs::remove_dir_all(dir.join(runner::REUSE_DIR))?; // everything it held is in the new chunks
     }

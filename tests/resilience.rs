@@ -207,3 +207,50 @@ fn a_grown_grid_reuses_finished_runs() {
         .code(2)
         .stderr(predicate::str::contains("max_epochs: 400 → 300"));
 }
+
+/// A disk that fills up mid-run, simulated with a file-size limit (`ulimit -f`) that lets the
+/// chunk files through but not the final table: exit 1 naming the failed write, finished
+/// chunks stay valid, and the same command resumes once space is back.
+#[test]
+fn a_full_disk_keeps_finished_chunks_and_resume_works() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = write(tmp.path(), "s.toml", SMALL);
+    let reference = tmp.path().join("ref");
+    run_ok(&cfg, &reference, &[]);
+    let max_chunk = std::fs::read_dir(reference.join("chunks"))
+        .unwrap()
+        .map(|e| e.unwrap().metadata().unwrap().len())
+        .max()
+        .unwrap();
+    let runs_size = std::fs::metadata(reference.join("runs.parquet")).unwrap().len();
+    assert!(
+        runs_size > max_chunk + 1024,
+        "the test needs runs.parquet ({runs_size} B) larger than a chunk ({max_chunk} B)"
+    );
+    let blocks = (max_chunk + 1023) / 512; // ulimit -f counts 512-byte blocks
+    let out = tmp.path().join("o");
+    let bin_path = assert_cmd::cargo::cargo_bin("initgrid");
+    let o = StdCommand::new("sh")
+        .arg("-c")
+        .arg(format!("ulimit -f {blocks}; exec \"$0\" --config \"$1\" --out \"$2\" --quiet"))
+        .arg(&bin_path)
+        .arg(&cfg)
+        .arg(&out)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("runs.parquet"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(!out.join("runs.parquet").exists());
+    assert_eq!(chunks(&out), chunks(&reference));
+    // Space is back: the same command resumes from the chunks and trains nothing.
+    let o = bin().arg("--config").arg(&cfg).arg("--out").arg(&out).output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(
+        err.contains("resumed: 480 runs were already finished and kept, 0 trained now"),
+        "{err}"
+    );
+    assert!(runs_no_timing(&out).equals_missing(&runs_no_timing(&reference)));
+}
