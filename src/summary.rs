@@ -343,7 +343,7 @@ pub fn paired_in(grid: &Grid, runs: &Outcomes, factor: &str, filter: &[(String, 
     let mut scopes: Vec<Vec<(usize, usize)>> = Vec::new();
     let others: Vec<usize> = (0..PARAMS.len()).filter(|&i| i != fi).collect();
     let mut scope_of: HashMap<Vec<String>, usize> = HashMap::new();
-    for c in grid.cells.iter().filter(|c| matches(&grid, c.index, filter)) {
+    for c in grid.cells.iter().filter(|c| matches(grid, c.index, filter)) {
         let lv = c.values[fi].to_string();
         let li = match levels.iter().position(|l| *l == lv) {
             Some(x) => x,
