@@ -528,10 +528,11 @@ impl<const N: usize> Eval<N> {
     fn decisions(&self, tol: f64, diverge_loss: f64, stop_when_dead: bool) -> Lanes<N> {
         let one = Lanes::splat(1.0);
         let zero = Lanes::zero();
-        // !(loss <= diverge_loss) covers NaN, ∞ and too large.
+        // Same rule as the per-lane check: loss non-finite (NaN fails every compare) or above
+        // diverge_loss (which may itself be +∞), or a non-finite parameter.
         let div = self
             .loss
-            .zip(Lanes::splat(diverge_loss), |l, d| if l <= d { 0.0 } else { 1.0 })
+            .zip(Lanes::splat(diverge_loss), |l, d| if l <= d && l < f64::INFINITY { 0.0 } else { 1.0 })
             .max_of(self.bad);
         let n = Lanes::splat(self.n);
         let all_correct = self.correct.zip(n, |c, n| if c == n { 1.0 } else { 0.0 });
