@@ -28,17 +28,39 @@ fn check_gradient(t: &Trainer, seed: u64) {
             }
         }
     }
-    let (_, g) = loss_and_grad(t, &p);
+    let (l0, g) = loss_and_grad(t, &p);
     let h = 1e-5; // central differences: truncation ~h², rounding noise ~1e-16/h
+    let mut kinks = 0;
     for i in 0..p.len() {
         let mut q = p.clone();
         q[i] = p[i] + h;
         let (lp, _) = loss_and_grad(t, &q);
         q[i] = p[i] - h;
         let (lm, _) = loss_and_grad(t, &q);
-        let fd = (lp - lm) / (2.0 * h);
-        let denom = (g[i].abs() + fd.abs()).max(1e-3); // rounding noise of the differences ≈ 1e-10
-        let rel = (g[i] - fd).abs() / denom;
+        // A ReLU kink (or leaky kink) inside [p−h, p+h] makes the loss non-differentiable
+        // there: the one-sided slopes disagree by far more than the curvature allows. Central
+        // differences say nothing about the gradient at such a point, so skip it (a wrong
+        // gradient would not make the slopes disagree).
+        let (fwd, bwd) = ((lp - l0) / h, (l0 - lm) / h);
+        if (fwd - bwd).abs() > 1e-2 * (fwd.abs() + bwd.abs()) + 1e-4 {
+            kinks += 1;
+            continue;
+        }
+        let mut fd = (lp - lm) / (2.0 * h);
+        let rel_err = |fd: f64| (g[i] - fd).abs() / (g[i].abs() + fd.abs()).max(1e-3); // rounding noise ≈ 1e-10
+        if rel_err(fd) >= 1e-6 {
+            // Strong curvature (e.g. batch norm over nearly identical points) makes the O(h²)
+            // truncation error visible: Richardson-extrapolate from h and h/2 (error O(h⁴)).
+            let half = |d: f64| {
+                let mut q = p.clone();
+                q[i] = p[i] + d;
+                let a = loss_and_grad(t, &q).0;
+                q[i] = p[i] - d;
+                (a - loss_and_grad(t, &q).0) / (2.0 * d)
+            };
+            fd = (4.0 * half(h / 2.0) - fd) / 3.0;
+        }
+        let rel = rel_err(fd);
         assert!(
             rel < 1e-6,
             "{} {}: param {i}: analytic {} vs fd {fd} (rel {rel:e})",
@@ -47,6 +69,12 @@ fn check_gradient(t: &Trainer, seed: u64) {
             g[i]
         );
     }
+    assert!(
+        kinks * 4 <= p.len(),
+        "{}: {kinks} of {} parameters sit on a kink",
+        s.layout,
+        p.len()
+    );
 }
 
 #[test]
@@ -92,7 +120,8 @@ fn binary_targets_gradient() {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(48))]
+    // A fixed seed keeps CI deterministic; set PROPTEST_RNG_SEED or change it to explore.
+    #![proptest_config(ProptestConfig { cases: 48, rng_seed: proptest::test_runner::RngSeed::Fixed(2016), ..ProptestConfig::default() })]
     /// The gradient law holds for random layouts, widths, inputs and batch norm.
     #[test]
     fn gradient_law_random_networks(

@@ -532,7 +532,10 @@ impl<const N: usize> Eval<N> {
         // diverge_loss (which may itself be +∞), or a non-finite parameter.
         let div = self
             .loss
-            .zip(Lanes::splat(diverge_loss), |l, d| if l <= d && l < f64::INFINITY { 0.0 } else { 1.0 })
+            .zip(
+                Lanes::splat(diverge_loss),
+                |l, d| if l <= d && l < f64::INFINITY { 0.0 } else { 1.0 },
+            )
             .max_of(self.bad);
         let n = Lanes::splat(self.n);
         let all_correct = self.correct.zip(n, |c, n| if c == n { 1.0 } else { 0.0 });
