@@ -27,7 +27,7 @@ use toml::de::{DeTable, DeValue};
 
 use crate::core::Dataset;
 use crate::core::data::PRESETS;
-use crate::core::spec::{Activation, Batch, BiasInit, InitDist, InitOrder, Layout, Loss, SampleOrder, Targets};
+use crate::core::spec::{Batch, BiasInit, InitDist, InitOrder, Layout, Loss, SampleOrder, Targets};
 
 /// A config problem: where, what, and how to fix it.
 #[derive(Debug, Clone, PartialEq)]
@@ -811,11 +811,6 @@ impl Config {
 
 fn valid_name(s: &str) -> bool {
     !s.is_empty() && s != "." && s != ".." && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
-}
-
-/// Activation names, for documentation.
-pub fn activation_names() -> Vec<&'static str> {
-    Activation::ALL.iter().map(|a| a.name()).collect()
 }
 
 #[cfg(test)]

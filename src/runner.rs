@@ -145,7 +145,6 @@ pub struct RunStats {
     /// Runs trained by this call.
     pub runs_trained: u64,
     pub runs_skipped: u64,
-    pub windows_written: usize,
     pub interrupted: bool,
     pub counts: [u64; 4],
     pub wall: Duration,
@@ -230,12 +229,9 @@ pub fn run_windows(
                 let flat: Vec<RunRow> = order.iter().flat_map(|&k| rows[slot][k].iter().copied()).collect();
                 rows[slot] = Vec::new();
                 let res = runs_frame(grid, &flat).map_err(anyhow::Error::from).and_then(|mut df| write_parquet_atomic(&chunk_path(dir, pending[slot]), &mut df));
-                match res {
-                    Ok(()) => stats.windows_written += 1,
-                    Err(e) => {
-                        write_err = Some(e);
-                        stop.store(true, Ordering::Relaxed);
-                    }
+                if let Err(e) = res {
+                    write_err = Some(e);
+                    stop.store(true, Ordering::Relaxed);
                 }
             }
             let c = stats.counts;
