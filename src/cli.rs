@@ -1,4 +1,5 @@
-//! Command-line declarations only (clap derive). Validation and behaviour live in `app`.
+//! Command-line declarations only (clap derive). Validation and behaviour live in `commands`;
+//! nothing below `commands` sees clap.
 
 use std::path::PathBuf;
 
@@ -68,14 +69,11 @@ pub enum Format {
     Json,
 }
 
+/// Which runs and which outcome: shared by `summary` and `compare`.
 #[derive(Debug, Args)]
-pub struct SummaryArgs {
-    /// Results directory.
-    pub dir: PathBuf,
-    /// Group by these parameters (comma-separated) [default: the varied ones].
-    #[arg(long, value_delimiter = ',')]
-    pub by: Vec<String>,
+pub struct Selection {
     /// Keep only runs with these parameter values, e.g. --where layout=relu-sigmoid,lr=0.5
+    /// (values are parsed as in the config: lr=0.50 matches 0.5).
     #[arg(long = "where", value_delimiter = ',', value_name = "K=V")]
     pub filter: Vec<String>,
     /// Outcome whose rate to report (`failed` = not converged).
@@ -86,18 +84,25 @@ pub struct SummaryArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct SummaryArgs {
+    /// Results directory.
+    pub dir: PathBuf,
+    /// Group by these parameters (comma-separated) [default: the varied ones].
+    #[arg(long, value_delimiter = ',')]
+    pub by: Vec<String>,
+    #[command(flatten)]
+    pub sel: Selection,
+}
+
+#[derive(Debug, Args)]
 pub struct CompareArgs {
+    /// Results directory.
     pub dir: PathBuf,
     /// The factor whose levels are compared (e.g. init_order).
     #[arg(long)]
     pub factor: String,
-    #[arg(long = "where", value_delimiter = ',', value_name = "K=V")]
-    pub filter: Vec<String>,
-    /// Outcome compared (`failed` = not converged).
-    #[arg(long, default_value = "converged")]
-    pub outcome: String,
-    #[arg(long, value_enum, default_value = "table")]
-    pub format: Format,
+    #[command(flatten)]
+    pub sel: Selection,
 }
 
 #[derive(Debug, Args)]

@@ -27,11 +27,11 @@ use toml::de::{DeTable, DeValue};
 
 use crate::core::Dataset;
 use crate::core::data::PRESETS;
-use crate::core::spec::{Batch, BiasInit, InitDist, InitOrder, Layout, Loss, SampleOrder, Targets};
+use crate::params::{Datasets, PARAMS, Value, closest, de_float, de_int, param_index, type_name};
 
 /// A config problem: where, what, and how to fix it.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ConfigError {
+pub(crate) struct ConfigError {
     pub file: String,
     /// 1-based line and column, when the problem has a place in the file.
     pub at: Option<(usize, usize)>,
@@ -59,166 +59,15 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
-/// The type of a parameter's values.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    Str,
-    Bool,
-    U32,
-    F64,
-    /// "online", "full" or an integer.
-    Batch,
-}
-
-/// One training parameter: name, type, default and what it means.
-#[derive(Debug, Clone, Copy)]
-pub struct ParamDef {
-    pub name: &'static str,
-    pub kind: Kind,
-    /// `None`: must be given in `[train]` or `[grid]`.
-    pub default: Option<&'static str>,
-    pub help: &'static str,
-}
-
-/// Every training parameter, in canonical order (the order of Parquet columns).
-pub const PARAMS: [ParamDef; 16] = [
-    ParamDef {
-        name: "dataset",
-        kind: Kind::Str,
-        default: None,
-        help: "two, three, four, five, xor or a [datasets.NAME] table",
-    },
-    ParamDef {
-        name: "targets",
-        kind: Kind::Str,
-        default: Some("onehot"),
-        help: "onehot (one output per class) or binary (one output)",
-    },
-    ParamDef {
-        name: "layout",
-        kind: Kind::Str,
-        default: None,
-        help: "layers after the input, e.g. relu-sigmoid or relu:8-sigmoid:3-sigmoid",
-    },
-    ParamDef {
-        name: "hidden",
-        kind: Kind::U32,
-        default: Some("4"),
-        help: "width of hidden layers without an explicit :width",
-    },
-    ParamDef {
-        name: "init_order",
-        kind: Kind::Str,
-        default: Some("neuron"),
-        help: "neuron, layer or bias_first",
-    },
-    ParamDef {
-        name: "init_dist",
-        kind: Kind::Str,
-        default: Some("uniform(-1,1)"),
-        help: "uniform(a,b), normal(m,s), xavier_uniform, xavier_normal, he_uniform, he_normal, lecun_uniform, lecun_normal, torch_default",
-    },
-    ParamDef {
-        name: "bias_init",
-        kind: Kind::Str,
-        default: Some("same"),
-        help: "zeros, const(c), same, uniform(a,b), normal(m,s), torch_default",
-    },
-    ParamDef {
-        name: "batch_norm",
-        kind: Kind::Bool,
-        default: Some("false"),
-        help: "batch norm before every hidden activation",
-    },
-    ParamDef {
-        name: "loss",
-        kind: Kind::Str,
-        default: Some("auto"),
-        help: "mse, ce, or auto (ce for a softmax output, else mse)",
-    },
-    ParamDef {
-        name: "batch",
-        kind: Kind::Batch,
-        default: Some("online"),
-        help: "online, full or a batch size",
-    },
-    ParamDef {
-        name: "sample_order",
-        kind: Kind::Str,
-        default: Some("fixed"),
-        help: "fixed or shuffled (every epoch)",
-    },
-    ParamDef {
-        name: "lr",
-        kind: Kind::F64,
-        default: None,
-        help: "learning rate > 0",
-    },
-    ParamDef {
-        name: "momentum",
-        kind: Kind::F64,
-        default: Some("0"),
-        help: "SGD momentum in [0,1)",
-    },
-    ParamDef {
-        name: "max_epochs",
-        kind: Kind::U32,
-        default: Some("2000"),
-        help: "epochs before a run counts as stalled",
-    },
-    ParamDef {
-        name: "tol",
-        kind: Kind::F64,
-        default: Some("0.01"),
-        help: "converged when mean loss ≤ tol and all samples correct",
-    },
-    ParamDef {
-        name: "diverge_loss",
-        kind: Kind::F64,
-        default: Some("1000000"),
-        help: "diverged when the loss exceeds this",
-    },
-];
-
-/// Index of a parameter in [`PARAMS`].
-pub fn param_index(name: &str) -> Option<usize> {
-    PARAMS.iter().position(|p| p.name == name)
-}
-
-/// A parameter value in canonical form: its text (what tables store and cell ids hash) and
-/// its typed value.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Value {
-    Str(String),
-    Bool(bool),
-    U32(u32),
-    F64(f64),
-}
-
-impl fmt::Display for Value {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Value::Str(s) => f.write_str(s),
-            Value::Bool(b) => write!(f, "{b}"),
-            Value::U32(u) => write!(f, "{u}"),
-            Value::F64(x) => write!(f, "{x}"),
-        }
-    }
-}
-
-impl Value {
-    /// The value as a TOML literal (for messages suggesting an `[[exclude]]` rule).
-    pub fn toml(&self) -> String {
-        match self {
-            Value::Str(s) => format!("{s:?}"),
-            other => other.to_string(),
-        }
+impl From<ConfigError> for crate::error::Error {
+    fn from(e: ConfigError) -> Self {
+        crate::error::Error::Usage(e.to_string())
     }
 }
 
 /// A parsed, validated config.
 #[derive(Debug, Clone)]
-pub struct Config {
+pub(crate) struct Config {
     pub file: String,
     pub source: String,
     pub name: String,
@@ -230,9 +79,7 @@ pub struct Config {
     pub axes: Vec<(usize, Vec<Value>)>,
     /// `[[exclude]]` rules: a combination is dropped when it matches every pair of a rule.
     pub excludes: Vec<Vec<(usize, Value)>>,
-    pub datasets: BTreeMap<String, Dataset>,
-    /// Source line of each `[[exclude]]` rule (1-based).
-    pub exclude_lines: Vec<usize>,
+    pub datasets: Datasets,
 }
 
 struct Ctx<'a> {
@@ -258,16 +105,6 @@ impl Ctx<'_> {
     }
 }
 
-/// Closest of `candidates` to `word` by edit distance, if reasonably close.
-pub fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
-    candidates
-        .into_iter()
-        .map(|c| (strsim::levenshtein(word, c), c))
-        .filter(|(d, c)| *d <= 3.max(c.len() / 3))
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, c)| c)
-}
-
 fn unknown_key(ctx: &Ctx, span: &Range<usize>, section: &str, key: &str, valid: &[&str]) -> ConfigError {
     let full = if section.is_empty() {
         key.to_string()
@@ -281,165 +118,11 @@ fn unknown_key(ctx: &Ctx, span: &Range<usize>, section: &str, key: &str, valid: 
     ctx.err(Some(span), &full, format!("unknown key `{key}`"), fix)
 }
 
-fn type_name(v: &DeValue) -> &'static str {
-    match v {
-        DeValue::String(_) => "a string",
-        DeValue::Integer(_) => "an integer",
-        DeValue::Float(_) => "a float",
-        DeValue::Boolean(_) => "a boolean",
-        DeValue::Datetime(_) => "a datetime",
-        DeValue::Array(_) => "an array",
-        DeValue::Table(_) => "a table",
-    }
-}
-
-fn de_int(v: &DeValue) -> Option<i128> {
-    match v {
-        DeValue::Integer(i) => i128::from_str_radix(&i.as_str().replace('_', ""), i.radix()).ok(),
-        _ => None,
-    }
-}
-
-fn de_float(v: &DeValue) -> Option<f64> {
-    match v {
-        DeValue::Float(f) => {
-            let s = f.as_str().replace('_', "");
-            match s.as_str() {
-                "inf" | "+inf" => Some(f64::INFINITY),
-                "-inf" => Some(f64::NEG_INFINITY),
-                "nan" | "+nan" | "-nan" => Some(f64::NAN),
-                _ => s.parse().ok(),
-            }
-        }
-        DeValue::Integer(_) => de_int(v).map(|i| i as f64),
-        _ => None,
-    }
-}
-
-/// Parses one value of parameter `p` into canonical form; the error is (message, fix).
-pub fn parse_value(p: &ParamDef, v: &DeValue, datasets: &BTreeMap<String, Dataset>) -> Result<Value, (String, String)> {
-    let wrong = || {
-        let want = match p.kind {
-            Kind::Str => "a string",
-            Kind::Bool => "true or false",
-            Kind::U32 => "a non-negative integer",
-            Kind::F64 => "a number",
-            Kind::Batch => "\"online\", \"full\" or an integer",
-        };
-        (
-            format!("expected {want}, found {}", type_name(v)),
-            format!("{} = {}", p.name, example(p)),
-        )
-    };
-    match p.kind {
-        Kind::Bool => match v {
-            DeValue::Boolean(b) => Ok(Value::Bool(*b)),
-            _ => Err(wrong()),
-        },
-        Kind::U32 => match de_int(v) {
-            Some(i) if (0..=u32::MAX as i128).contains(&i) => Ok(Value::U32(i as u32)),
-            Some(i) => Err((
-                format!("{i} is out of range"),
-                format!("{} must be between 0 and {}", p.name, u32::MAX),
-            )),
-            None => Err(wrong()),
-        },
-        Kind::F64 => match de_float(v) {
-            Some(x) => Ok(Value::F64(x)),
-            None => Err(wrong()),
-        },
-        Kind::Batch => match (v, de_int(v)) {
-            (_, Some(i)) if i >= 1 && i <= u32::MAX as i128 => Ok(Value::Str(Batch::Size(i as u32).to_string())),
-            (_, Some(i)) => Err((
-                format!("batch size {i} must be ≥ 1"),
-                "batch = \"online\", \"full\" or an integer ≥ 1".into(),
-            )),
-            (DeValue::String(s), _) => s
-                .parse::<Batch>()
-                .map(|b| Value::Str(b.to_string()))
-                .map_err(|e| (e.0, "batch = \"online\", \"full\" or an integer ≥ 1".into())),
-            _ => Err(wrong()),
-        },
-        Kind::Str => {
-            let DeValue::String(s) = v else { return Err(wrong()) };
-            canonical_str(p.name, s, datasets)
-        }
-    }
-}
-
-fn example(p: &ParamDef) -> &'static str {
-    match p.name {
-        "dataset" => "\"four\"",
-        "layout" => "\"relu-sigmoid\"",
-        "init_dist" => "\"uniform(-1,1)\"",
-        "bias_init" => "\"same\"",
-        "lr" => "0.5",
-        "batch_norm" => "true",
-        _ => p.default.unwrap_or("…"),
-    }
-}
-
-/// Canonical text of a string-valued parameter.
-fn canonical_str(name: &str, s: &str, datasets: &BTreeMap<String, Dataset>) -> Result<Value, (String, String)> {
-    let help = PARAMS[param_index(name).expect("known")].help;
-    let res: Result<String, String> = match name {
-        "dataset" => {
-            if datasets.contains_key(s) || PRESETS.contains(&s) {
-                Ok(s.to_string())
-            } else {
-                let names: Vec<&str> = PRESETS.iter().copied().chain(datasets.keys().map(|k| k.as_str())).collect();
-                let hint = closest(s, names.iter().copied())
-                    .map(|c| format!("did you mean `{c}`? "))
-                    .unwrap_or_default();
-                return Err((
-                    format!("unknown data set `{s}`"),
-                    format!("{hint}use one of {} or define it in a [datasets.{s}] table", names.join(", ")),
-                ));
-            }
-        }
-        "targets" => s.parse::<Targets>().map(|v| v.to_string()).map_err(|e| e.0),
-        "layout" => s.parse::<Layout>().map(|v| v.to_string()).map_err(|e| e.0),
-        "init_order" => s.parse::<InitOrder>().map(|v| v.to_string()).map_err(|e| e.0),
-        "init_dist" => s.parse::<InitDist>().map(|v| v.to_string()).map_err(|e| e.0),
-        "bias_init" => s.parse::<BiasInit>().map(|v| v.to_string()).map_err(|e| e.0),
-        "loss" => {
-            if s.trim().eq_ignore_ascii_case("auto") {
-                Ok("auto".into())
-            } else {
-                s.parse::<Loss>().map(|v| v.to_string()).map_err(|e| e.0)
-            }
-        }
-        "sample_order" => s.parse::<SampleOrder>().map(|v| v.to_string()).map_err(|e| e.0),
-        _ => unreachable!("not a string parameter: {name}"),
-    };
-    res.map(Value::Str).map_err(|m| (m, format!("{name}: {help}")))
-}
-
-/// Checks a value that parsed: ranges that make no sense whatever the other parameters are.
-fn check_range(name: &str, v: &Value) -> Result<(), (String, String)> {
-    let bad = |m: String, f: &str| Err((m, f.to_string()));
-    match (name, v) {
-        ("lr", Value::F64(x)) if !(x.is_finite() && *x > 0.0) => {
-            bad(format!("learning rate {x} must be a positive finite number"), "e.g. lr = 0.5")
-        }
-        ("momentum", Value::F64(x)) if !(x.is_finite() && (0.0..1.0).contains(x)) => {
-            bad(format!("momentum {x} must be in [0, 1)"), "e.g. momentum = 0.9, or 0 for plain SGD")
-        }
-        ("tol", Value::F64(x)) if !(x.is_finite() && *x >= 0.0) => bad(format!("tol {x} must be a finite number ≥ 0"), "e.g. tol = 0.01"),
-        ("diverge_loss", Value::F64(x)) if x.is_nan() || *x <= 0.0 => {
-            bad(format!("diverge_loss {x} must be positive"), "e.g. diverge_loss = 1e6")
-        }
-        ("max_epochs", Value::U32(0)) => bad("max_epochs = 0 trains nothing".into(), "max_epochs must be ≥ 1, e.g. 2000"),
-        ("hidden", Value::U32(0)) => bad("hidden = 0 leaves no hidden units".into(), "hidden must be ≥ 1, e.g. 4"),
-        _ => Ok(()),
-    }
-}
-
 const TOP_KEYS: [&str; 7] = ["name", "seeds", "base_seed", "train", "grid", "exclude", "datasets"];
 
 impl Config {
     /// Reads and validates a config file.
-    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+    pub(crate) fn load(path: &Path) -> Result<Config, ConfigError> {
         let file = path.display().to_string();
         let src = std::fs::read_to_string(path).map_err(|e| ConfigError {
             file: file.clone(),
@@ -452,7 +135,7 @@ impl Config {
     }
 
     /// Parses and validates config text; `file` is only used in messages.
-    pub fn parse(file: &str, src: &str) -> Result<Config, ConfigError> {
+    pub(crate) fn parse(file: &str, src: &str) -> Result<Config, ConfigError> {
         let ctx = Ctx { file, src };
         let root = DeTable::parse(src).map_err(|e| {
             let span = e.span();
@@ -663,8 +346,8 @@ impl Config {
                         format!("move `{key}` to [grid] to vary it, or give a single value"),
                     ));
                 }
-                let value = parse_value(&PARAMS[i], val.get_ref(), &datasets)
-                    .and_then(|v| check_range(key, &v).map(|_| v))
+                let value = PARAMS[i]
+                    .parse(val.get_ref(), &datasets)
                     .map_err(|(m, f)| ctx.err(Some(&val.span()), &format!("train.{key}"), m, f))?;
                 fixed[i] = Some(value);
                 fixed_span[i] = Some(k.span());
@@ -699,7 +382,7 @@ impl Config {
                         Some(&val.span()),
                         &full,
                         format!("expected a list of values, found {}", type_name(val.get_ref())),
-                        format!("{key} = [{}] — or move a single value to [train]", example(&PARAMS[i])),
+                        format!("{key} = [{}] — or move a single value to [train]", PARAMS[i].example),
                     ));
                 };
                 if levels.is_empty() {
@@ -707,18 +390,26 @@ impl Config {
                         Some(&val.span()),
                         &full,
                         "empty axis: a grid axis needs at least one value",
-                        format!("give values, e.g. {key} = [{}], or remove the line", example(&PARAMS[i])),
+                        format!("give values, e.g. {key} = [{}], or remove the line", PARAMS[i].example),
                     ));
                 }
                 let mut vals: Vec<Value> = Vec::with_capacity(levels.len());
+                let mut spelled: Vec<&str> = Vec::with_capacity(levels.len());
                 for lv in levels.iter() {
-                    let value = parse_value(&PARAMS[i], lv.get_ref(), &datasets)
-                        .and_then(|v| check_range(key, &v).map(|_| v))
+                    let value = PARAMS[i]
+                        .parse(lv.get_ref(), &datasets)
                         .map_err(|(m, f)| ctx.err(Some(&lv.span()), &full, m, f))?;
-                    if vals.contains(&value) {
-                        return Err(ctx.err(Some(&lv.span()), &full, format!("`{value}` appears twice"), "list each level once"));
+                    let text = src.get(lv.span()).unwrap_or("").trim();
+                    if let Some(j) = vals.iter().position(|v| *v == value) {
+                        let msg = if spelled[j] == text {
+                            format!("`{text}` appears twice")
+                        } else {
+                            format!("`{}` and `{text}` are the same value (`{value}`)", spelled[j])
+                        };
+                        return Err(ctx.err(Some(&lv.span()), &full, msg, "list each level once"));
                     }
                     vals.push(value);
+                    spelled.push(text);
                 }
                 axes.push((i, vals));
             }
@@ -726,29 +417,20 @@ impl Config {
         // Defaults and required parameters.
         for (i, p) in PARAMS.iter().enumerate() {
             if fixed[i].is_none() && !axes.iter().any(|(a, _)| *a == i) {
-                match p.default {
-                    Some(d) => {
-                        let v = match p.kind {
-                            Kind::Bool => Value::Bool(d == "true"),
-                            Kind::U32 => Value::U32(d.parse().expect("default")),
-                            Kind::F64 => Value::F64(d.parse().expect("default")),
-                            Kind::Str | Kind::Batch => Value::Str(d.to_string()),
-                        };
-                        fixed[i] = Some(v);
-                    }
+                match p.default_value() {
+                    Some(v) => fixed[i] = Some(v),
                     None => {
                         return Err(ctx.err(
                             None,
                             p.name,
                             format!("missing parameter `{}` ({})", p.name, p.help),
-                            format!("add {} = {} under [train], or a list under [grid]", p.name, example(p)),
+                            format!("add {} = {} under [train], or a list under [grid]", p.name, p.example),
                         ));
                     }
                 }
             }
         }
         let mut excludes = Vec::new();
-        let mut exclude_lines = Vec::new();
         if let Some((_, v)) = get("exclude") {
             let DeValue::Array(rules) = v.get_ref() else {
                 return Err(ctx.err(
@@ -776,11 +458,11 @@ impl Config {
                     let Some(i) = param_index(key) else {
                         return Err(unknown_key(&ctx, &k.span(), "exclude", key, &names));
                     };
-                    let value = parse_value(&PARAMS[i], val.get_ref(), &datasets)
+                    let value = PARAMS[i]
+                        .parse_unchecked(val.get_ref(), &datasets)
                         .map_err(|(m, f)| ctx.err(Some(&val.span()), &format!("exclude.{key}"), m, f))?;
                     r.push((i, value));
                 }
-                exclude_lines.push(ctx.pos(&rule.span()).0);
                 excludes.push(r);
             }
         }
@@ -794,18 +476,7 @@ impl Config {
             axes,
             excludes,
             datasets,
-            exclude_lines,
         })
-    }
-
-    /// Names of the varied parameters, in grid order.
-    pub fn varied(&self) -> Vec<&'static str> {
-        self.axes.iter().map(|(i, _)| PARAMS[*i].name).collect()
-    }
-
-    /// The dataset a name refers to.
-    pub fn dataset(&self, name: &str) -> Option<Dataset> {
-        self.datasets.get(name).cloned().or_else(|| Dataset::preset(name))
     }
 }
 
@@ -826,7 +497,8 @@ mod tests {
     #[test]
     fn parses_a_grid_in_file_order() {
         let c = parse(OK).unwrap();
-        assert_eq!(c.varied(), vec!["layout", "lr"]);
+        let varied: Vec<&str> = c.axes.iter().map(|(i, _)| PARAMS[*i].name).collect();
+        assert_eq!(varied, vec!["layout", "lr"]);
         assert_eq!(c.axes[1].1, vec![Value::F64(0.5), Value::F64(1.0)]);
         assert_eq!(c.fixed[param_index("init_dist").unwrap()], Some(Value::Str("uniform(-1,1)".into())));
     }
@@ -858,6 +530,6 @@ mod tests {
     #[test]
     fn inline_data_sets() {
         let c = parse(&OK.replace("\"four\"", "\"mine\"\n[datasets.mine]\npoints = [[0.0, 0.0, 0], [1.0, 1.0, 1]]")).unwrap();
-        assert_eq!(c.dataset("mine").unwrap().dim, 2);
+        assert_eq!(c.datasets["mine"].dim, 2);
     }
 }

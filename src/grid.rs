@@ -14,13 +14,16 @@ use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 
-use crate::config::{Config, PARAMS, Value, param_index};
+use crate::error::Error;
+
+use crate::config::Config;
+use crate::core::Trainer;
 use crate::core::seed::replicate_seed;
-use crate::core::{Loss, TrainSpec, Trainer};
+use crate::params::{Datasets, PARAMS, Value, build_spec, param_index};
 
 /// One cell: a value for every parameter, and its ready trainer.
 #[derive(Debug, Clone)]
-pub struct Cell {
+pub(crate) struct Cell {
     /// Position in canonical order.
     pub index: usize,
     pub id: String,
@@ -30,15 +33,15 @@ pub struct Cell {
 }
 
 impl Cell {
-    pub fn value(&self, name: &str) -> &Value {
+    pub(crate) fn value(&self, name: &str) -> &Value {
         &self.values[param_index(name).expect("known parameter")]
     }
     /// `run_id` of replicate `r`.
-    pub fn run_id(&self, r: u32) -> String {
+    pub(crate) fn run_id(&self, r: u32) -> String {
         run_id(&self.id, r)
     }
     /// Short description `layout=relu-sigmoid lr=0.5` over the given parameter indices.
-    pub fn describe(&self, params: &[usize]) -> String {
+    pub(crate) fn describe(&self, params: &[usize]) -> String {
         params
             .iter()
             .map(|&i| format!("{}={}", PARAMS[i].name, self.values[i]))
@@ -47,40 +50,31 @@ impl Cell {
     }
 }
 
-pub fn run_id(cell_id: &str, r: u32) -> String {
+pub(crate) fn run_id(cell_id: &str, r: u32) -> String {
     format!("{cell_id}-{r}")
 }
 
 /// Splits a run id into (cell_id, replicate).
-pub fn parse_run_id(s: &str) -> Option<(&str, u32)> {
+pub(crate) fn parse_run_id(s: &str) -> Option<(&str, u32)> {
     let (c, r) = s.rsplit_once('-')?;
     Some((c, r.parse().ok()?))
 }
 
 /// The expanded grid.
 #[derive(Debug, Clone)]
-pub struct Grid {
+pub(crate) struct Grid {
     pub cells: Vec<Cell>,
     pub seeds: u32,
     pub base_seed: u64,
     /// Indices (into PARAMS) of the varied parameters, in grid order.
     pub varied: Vec<usize>,
+    /// The config's inline data sets (to parse values that name them).
+    pub datasets: Datasets,
 }
-
-/// Why the grid cannot run: cells whose combination is invalid, grouped by problem.
-#[derive(Debug, Clone)]
-pub struct GridError(pub String);
-
-impl std::fmt::Display for GridError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-impl std::error::Error for GridError {}
 
 impl Grid {
     /// Expands the config into cells and validates every combination.
-    pub fn build(cfg: &Config) -> Result<Grid, GridError> {
+    pub(crate) fn build(cfg: &Config) -> Result<Grid, Error> {
         let varied: Vec<usize> = cfg.axes.iter().map(|(i, _)| *i).collect();
         let mut cells = Vec::new();
         let mut invalid: Vec<(String, String, Vec<Value>)> = Vec::new(); // (key, message, values)
@@ -94,7 +88,7 @@ impl Grid {
             }
             let excluded = cfg.excludes.iter().any(|rule| rule.iter().all(|(pi, v)| &values[*pi] == v));
             if !excluded {
-                match make_spec(cfg, &mut values).and_then(|s| Trainer::new(s).map_err(|e| (e.key.to_string(), e.message))) {
+                match build_spec(&mut values, &cfg.datasets).and_then(|s| Trainer::new(s).map_err(|e| (e.key.to_string(), e.message))) {
                     Ok(trainer) => {
                         let id = cell_id(cfg, &values);
                         cells.push(Cell {
@@ -117,10 +111,10 @@ impl Grid {
             }
         }
         if !invalid.is_empty() {
-            return Err(GridError(describe_invalid(cfg, &varied, &invalid)));
+            return Err(Error::Usage(describe_invalid(cfg, &varied, &invalid)));
         }
         if cells.is_empty() {
-            return Err(GridError(format!(
+            return Err(Error::Usage(format!(
                 "{}: every combination is excluded by the [[exclude]] rules: nothing to run",
                 cfg.file
             )));
@@ -130,69 +124,23 @@ impl Grid {
             seeds: cfg.seeds,
             base_seed: cfg.base_seed,
             varied,
+            datasets: cfg.datasets.clone(),
         })
     }
 
     /// Total number of runs.
-    pub fn n_runs(&self) -> u64 {
+    pub(crate) fn n_runs(&self) -> u64 {
         self.cells.len() as u64 * self.seeds as u64
     }
 
     /// Seed of replicate `r` (the same in every cell).
-    pub fn seed(&self, r: u32) -> u64 {
+    pub(crate) fn seed(&self, r: u32) -> u64 {
         replicate_seed(self.base_seed, r)
     }
 
-    pub fn cell_by_id(&self, id: &str) -> Option<&Cell> {
+    pub(crate) fn cell_by_id(&self, id: &str) -> Option<&Cell> {
         self.cells.iter().find(|c| c.id == id)
     }
-}
-
-/// Builds the typed spec of one combination; resolves `loss = "auto"` in `values`.
-fn make_spec(cfg: &Config, values: &mut [Value]) -> Result<TrainSpec, (String, String)> {
-    let s = |name: &str| -> String { values[param_index(name).expect("known")].to_string() };
-    let f = |name: &str| -> f64 {
-        match &values[param_index(name).expect("known")] {
-            Value::F64(x) => *x,
-            Value::U32(u) => *u as f64,
-            _ => f64::NAN,
-        }
-    };
-    let u = |name: &str| -> u32 {
-        match &values[param_index(name).expect("known")] {
-            Value::U32(x) => *x,
-            _ => 0,
-        }
-    };
-    let dataset = cfg
-        .dataset(&s("dataset"))
-        .ok_or_else(|| ("dataset".to_string(), format!("unknown data set `{}`", s("dataset"))))?;
-    // Every text below was validated when the config was parsed.
-    let layout: crate::core::Layout = s("layout")
-        .parse()
-        .map_err(|e: crate::core::spec::ParseError| ("layout".to_string(), e.0))?;
-    let mut spec = TrainSpec::new(dataset, layout, f("lr"));
-    spec.targets = s("targets").parse().expect("validated");
-    spec.hidden = u("hidden");
-    spec.init_order = s("init_order").parse().expect("validated");
-    spec.init_dist = s("init_dist").parse().expect("validated");
-    spec.bias_init = s("bias_init").parse().expect("validated");
-    spec.batch_norm = matches!(values[param_index("batch_norm").expect("known")], Value::Bool(true));
-    spec.batch = s("batch").parse().expect("validated");
-    spec.sample_order = s("sample_order").parse().expect("validated");
-    spec.momentum = f("momentum");
-    spec.max_epochs = u("max_epochs");
-    spec.tol = f("tol");
-    spec.diverge_loss = f("diverge_loss");
-    let loss = s("loss");
-    if loss != "auto" {
-        spec.loss = loss.parse().expect("validated");
-    }
-    values[param_index("loss").expect("known")] = Value::Str(match spec.loss {
-        Loss::Mse => "mse".into(),
-        Loss::Ce => "ce".into(),
-    });
-    Ok(spec)
 }
 
 /// SHA-256 of the canonical `name=value` lines, first 16 hex digits.
@@ -214,23 +162,6 @@ fn cell_id(cfg: &Config, values: &[Value]) -> String {
     digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
 }
 
-/// Parameters an invalid combination's problem involves (for the suggested exclude rule).
-fn involved(key: &str) -> &'static [&'static str] {
-    match key {
-        "batch_norm" | "batch" => &["batch_norm", "batch", "dataset"],
-        "loss" => &["layout", "loss"],
-        "targets" => &["targets", "layout", "dataset"],
-        "layout" => &["layout", "targets", "dataset"],
-        "dataset" => &["dataset"],
-        "lr" => &["lr"],
-        "momentum" => &["momentum"],
-        "tol" | "diverge_loss" => &["tol", "diverge_loss"],
-        "hidden" => &["hidden"],
-        "max_epochs" => &["max_epochs"],
-        _ => &[],
-    }
-}
-
 fn describe_invalid(cfg: &Config, varied: &[usize], invalid: &[(String, String, Vec<Value>)]) -> String {
     let mut out = format!(
         "{}: {} combination(s) of the grid cannot be trained and no [[exclude]] rule removes them:\n",
@@ -239,7 +170,8 @@ fn describe_invalid(cfg: &Config, varied: &[usize], invalid: &[(String, String, 
     );
     let mut seen_rules: Vec<String> = Vec::new();
     for (key, msg, values) in invalid.iter().take(50) {
-        let inv: Vec<usize> = involved(key)
+        let inv: Vec<usize> = param_index(key)
+            .map_or(&[][..], |i| PARAMS[i].involved)
             .iter()
             .filter_map(|n| param_index(n))
             .filter(|i| varied.contains(i))
@@ -272,7 +204,7 @@ fn describe_invalid(cfg: &Config, varied: &[usize], invalid: &[(String, String, 
 mod tests {
     use super::*;
 
-    fn grid(src: &str) -> Result<Grid, GridError> {
+    fn grid(src: &str) -> Result<Grid, Error> {
         Grid::build(&Config::parse("t.toml", src).unwrap())
     }
     const BASE: &str =
@@ -309,8 +241,8 @@ mod tests {
     #[test]
     fn invalid_combinations_suggest_an_exclude() {
         let src = BASE.replace("lr = [0.5, 0.9]", "lr = [0.5]\nbatch_norm = [false, true]");
-        let e = grid(&src).unwrap_err();
-        assert!(e.0.contains("batch_norm = true") && e.0.contains("[[exclude]]"), "{e}");
+        let e = grid(&src).unwrap_err().to_string();
+        assert!(e.contains("batch_norm = true") && e.contains("[[exclude]]"), "{e}");
         let fixed = format!("{src}[[exclude]]\nbatch_norm = true\n");
         assert_eq!(grid(&fixed).unwrap().cells.len(), 2);
     }

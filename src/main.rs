@@ -11,5 +11,5 @@ fn main() -> ExitCode {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
         libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
     }
-    initgrid::app::main()
+    initgrid::run()
 }

@@ -247,3 +247,62 @@ fn diverged_runs_replay_too() {
         .success()
         .stdout(predicate::str::contains("verified"));
 }
+
+#[test]
+fn where_values_are_parsed_and_compared_as_values() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = write(tmp.path(), "g.toml", SMALL);
+    let out = tmp.path().join("out");
+    run_ok(&cfg, &out, &[]);
+    let n = |args: &[&str]| -> u64 {
+        let o = bin()
+            .arg("summary")
+            .arg(&out)
+            .args(["--by", "layout", "--format", "json"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{args:?}: {}", String::from_utf8_lossy(&o.stderr));
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        v.as_array().unwrap().iter().map(|g| g["n"].as_u64().unwrap()).sum()
+    };
+    // The same value written three ways selects the same runs.
+    assert_eq!(n(&["--where", "lr=0.5"]), 240);
+    assert_eq!(n(&["--where", "lr=0.50"]), 240);
+    assert_eq!(n(&["--where", "lr=5e-1"]), 240);
+    assert_eq!(n(&["--where", "batch=1"]), 480); // batch = 1 is online, the default
+    assert_eq!(n(&["--where", "sample_order=Fixed"]), 480); // parsed as the config parses it
+    assert_eq!(n(&["--where", "layout=\"relu-sigmoid\""]), 160);
+    // A value that matches nothing lists the values present.
+    for (w, frag) in [
+        ("lr=0.7", "values present: 0.5, 3"),
+        ("sample_order=random", "values present for `sample_order`: fixed"),
+        ("layout=relu-tanh", "values present: sigmoid-sigmoid, relu-sigmoid, relu-relu"),
+    ] {
+        bin()
+            .arg("summary")
+            .arg(&out)
+            .args(["--where", w])
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains(frag));
+    }
+}
+
+#[test]
+fn p_values_are_never_printed_as_zero() {
+    let tmp = tempfile::tempdir().unwrap();
+    // relu-sigmoid vs relu-relu on `three`: a huge, certain difference (p ≈ 1e-57).
+    let cfg = write(
+        tmp.path(),
+        "p.toml",
+        "name = \"p\"\nseeds = 300\n[train]\ndataset = \"three\"\nlr = 0.5\nmax_epochs = 2000\n[grid]\nlayout = [\"relu-sigmoid\", \"relu-relu\"]\n",
+    );
+    let out = tmp.path().join("out");
+    run_ok(&cfg, &out, &[]);
+    let o = bin().arg("compare").arg(&out).args(["--factor", "layout"]).output().unwrap();
+    assert!(o.status.success());
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(!text.contains(" 0.000 ") && !text.contains("= 0.00e0"), "{text}");
+    assert!(text.contains("e-") || text.contains("< 1e-300"), "{text}");
+}

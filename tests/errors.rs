@@ -229,3 +229,66 @@ fn output_directory_of_another_config_is_refused() {
         .code(2)
         .stderr(predicate::str::contains("without an initgrid state file"));
 }
+
+#[test]
+fn an_axis_listing_one_value_twice_names_both_spellings() {
+    // A batch of 1 *is* online learning: one canonical value.
+    expect_err(
+        &BASE.replace("lr = [0.5, 0.9]", "lr = [0.5]\nbatch = [1, \"online\"]"),
+        2,
+        &[
+            "grid.batch",
+            "`1` and `\"online\"` are the same value (`online`)",
+            "list each level once",
+        ],
+    );
+    expect_err(
+        &BASE.replace("lr = [0.5, 0.9]", "lr = [0.5, 0.50]"),
+        2,
+        &["grid.lr", "`0.5` and `0.50` are the same value"],
+    );
+}
+
+#[test]
+fn every_command_on_a_directory_without_results_exits_2() {
+    let tmp = tempfile::tempdir().unwrap();
+    let empty = tmp.path();
+    for args in [
+        vec!["summary"],
+        vec!["compare", "--factor", "lr"],
+        vec!["report"],
+        vec!["replay", "--run", "0123456789abcdef-0"],
+    ] {
+        let o = bin().arg(args[0]).arg(empty).args(&args[1..]).output().unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains("holds no finished results"), "{args:?}: {err}");
+    }
+    let missing = tmp.path().join("nope");
+    bin()
+        .arg("summary")
+        .arg(&missing)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("not a results directory"));
+}
+
+#[test]
+fn zero_threads_is_refused_by_every_command() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = write(tmp.path(), "c.toml", BASE);
+    for flag in ["--threads", "-j"] {
+        bin()
+            .arg("--config")
+            .arg(&cfg)
+            .args([flag, "0"])
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains("--threads 0"));
+        bin()
+            .args(["bench", "--replicates", "16", "--epochs", "2", flag, "0"])
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains("--threads 0"));
+    }
+}

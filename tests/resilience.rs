@@ -56,6 +56,31 @@ fn wait_for_chunks(out: &Path, n: usize) {
     }
 }
 
+/// Resumes a run to completion (not quiet) and returns the (kept, trained) counts its
+/// `resumed:` line reports.
+fn resume(cfg: &Path, out: &Path) -> (u64, u64) {
+    let o = bin()
+        .arg("--config")
+        .arg(cfg)
+        .arg("--out")
+        .arg(out)
+        .args(["--threads", "2"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr).to_string();
+    assert!(o.status.success(), "resume failed: {err}");
+    let line = err
+        .lines()
+        .find(|l| l.starts_with("resumed: "))
+        .unwrap_or_else(|| panic!("no `resumed:` line: {err}"));
+    let nums: Vec<u64> = line
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|t| !t.is_empty())
+        .map(|t| t.parse().unwrap())
+        .collect();
+    (nums[0], nums[1])
+}
+
 fn reference(tmp: &Path, cfg: &Path) -> polars::prelude::DataFrame {
     let r = tmp.join("ref");
     run_ok(cfg, &r, &["--threads", "2"]);
@@ -73,8 +98,13 @@ fn kill_9_then_resume_equals_an_uninterrupted_run() {
     child.wait().unwrap();
     let before = chunks(&out);
     assert!(!out.join("runs.parquet").exists(), "the run finished before it could be killed");
-    let err = run_ok(&cfg, &out, &["--threads", "2"]);
-    let _ = err;
+    let (kept, trained) = resume(&cfg, &out);
+    let total = runs_no_timing(&out).height() as u64;
+    assert!(
+        kept > 0 && trained < total,
+        "resume retrained {trained} of {total} runs (kept {kept})"
+    );
+    assert_eq!(kept + trained, total);
     assert!(runs_no_timing(&out).equals_missing(&reference(tmp.path(), &cfg)));
     assert!(before >= 2);
 }
@@ -92,8 +122,13 @@ fn ctrl_c_flushes_and_resume_completes() {
     assert_eq!(o.status.code(), Some(130), "{err}");
     assert!(err.contains("resume with the same command"), "{err}");
     assert!(!out.join("runs.parquet").exists());
-    let msg = run_ok(&cfg, &out, &["--threads", "2"]);
-    let _ = msg;
+    let (kept, trained) = resume(&cfg, &out);
+    let total = runs_no_timing(&out).height() as u64;
+    assert!(
+        kept > 0 && trained < total,
+        "resume retrained {trained} of {total} runs (kept {kept})"
+    );
+    assert_eq!(kept + trained, total);
     assert!(runs_no_timing(&out).equals_missing(&reference(tmp.path(), &cfg)));
 }
 

@@ -1,10 +1,10 @@
 //! Validation against exact answers (FINDINGS.md, "Validation"): the measured rates must contain
 //! the derived values within their 95 % intervals. Sized to run in seconds.
 
+use initgrid::analysis::findings::born_dead_exact;
+use initgrid::analysis::stats::{CONFIDENCE, wilson};
 use initgrid::core::seed::replicate_seed;
 use initgrid::core::{Batch, Dataset, Outcome, TrainSpec, Trainer};
-use initgrid::findings::born_dead_exact;
-use initgrid::stats::{CONFIDENCE, wilson};
 
 fn trainer(data: &str, hidden: u32, dist: &str, bias: &str, bn: bool, epochs: u32) -> Trainer {
     let mut s = TrainSpec::new(Dataset::preset(data).unwrap(), "relu-sigmoid".parse().unwrap(), 0.5);

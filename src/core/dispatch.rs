@@ -6,7 +6,7 @@
 
 use super::train::{RunResult, Trainer};
 
-/// Replicates trained side by side in one group (8 f64 = one AVX-512 register).
+/// Replicates trained side by side in one group (16 f64 = two AVX-512 registers, four AVX2 registers).
 pub const LANES: usize = 16;
 
 /// Which kernel `run_many` uses on this CPU.

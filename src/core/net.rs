@@ -547,7 +547,7 @@ pub fn sample_loss<const N: usize>(shape: &NetShape, loss: Loss, buf: &Buffers<N
 mod tests {
     use super::*;
 
-    /// Batch-norm forward and backward against the torch float64 vectors of formulas.md §2.
+    /// Batch-norm forward and backward against torch float64 vectors (torch.nn.functional.batch_norm, training mode).
     #[allow(clippy::too_many_arguments)]
     fn bn_vector(x: &[f64], gamma: f64, beta: f64, g: &[f64], y_ref: &[f64], dx_ref: &[f64], dgamma: f64, dbeta: f64) {
         let m = x.len();

@@ -9,13 +9,17 @@
 //! and batch_norm), outcome rates per factor level, epochs-to-convergence histogram, replayed
 //! loss curves, the paired init-order comparison, and the full table of cells.
 
+pub(crate) mod data;
+
 mod charts;
 mod heatmap;
+#[cfg(test)]
 mod sample;
 
 use std::fmt::Write as _;
 
-pub use sample::sample_input;
+#[cfg(test)]
+use sample::sample_input;
 
 use charts::{LevelRates, clip};
 

@@ -5,18 +5,18 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use anyhow::{Context, Result};
+use anyhow::{Result, bail};
 use polars::prelude::*;
 
-use crate::config::PARAMS;
+use super::stats::{CONFIDENCE, wilson};
 use crate::core::Outcome;
 use crate::grid::Grid;
-use crate::sink::param_column;
-use crate::stats::{CONFIDENCE, wilson};
+use crate::params::PARAMS;
+use crate::store::runs::{RunsView, param_column, read_keys_frame};
 
 /// Aggregated outcome counts of one cell.
 #[derive(Debug, Clone, PartialEq)]
-pub struct CellStats {
+pub(crate) struct CellStats {
     pub cell: usize,
     pub n: u64,
     /// converged, diverged, dead, stalled
@@ -26,7 +26,7 @@ pub struct CellStats {
 }
 
 /// `cells.parquet`: parameters, cell_id, n, counts, rates with Wilson 95 % intervals, epochs.
-pub fn cells_frame(grid: &Grid, stats: &[CellStats]) -> PolarsResult<DataFrame> {
+pub(crate) fn cells_frame(grid: &Grid, stats: &[CellStats]) -> PolarsResult<DataFrame> {
     let mut cols: Vec<Column> = Vec::new();
     for (i, p) in PARAMS.iter().enumerate() {
         cols.push(param_column(p.name, stats.iter().map(|s| &grid.cells[s.cell].values[i])));
@@ -67,7 +67,7 @@ pub fn cells_frame(grid: &Grid, stats: &[CellStats]) -> PolarsResult<DataFrame> 
 
 /// One factor level's marginal rate of one outcome.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Effect {
+pub(crate) struct Effect {
     pub factor: String,
     pub level: String,
     pub outcome: Outcome,
@@ -79,7 +79,7 @@ pub struct Effect {
 }
 
 /// For each varied factor and level, each outcome's rate pooled over the other factors.
-pub fn effects(grid: &Grid, stats: &[CellStats]) -> Vec<Effect> {
+pub(crate) fn effects(grid: &Grid, stats: &[CellStats]) -> Vec<Effect> {
     let mut out = Vec::new();
     for &pi in &grid.varied {
         let mut levels: Vec<String> = Vec::new();
@@ -118,7 +118,7 @@ pub fn effects(grid: &Grid, stats: &[CellStats]) -> Vec<Effect> {
     out
 }
 
-pub fn effects_frame(e: &[Effect]) -> PolarsResult<DataFrame> {
+pub(crate) fn effects_frame(e: &[Effect]) -> PolarsResult<DataFrame> {
     DataFrame::new(
         e.len(),
         vec![
@@ -138,7 +138,7 @@ pub fn effects_frame(e: &[Effect]) -> PolarsResult<DataFrame> {
 /// runs.parquet with four columns only: a few bytes per run, so the answers commands and the
 /// report stay small for millions of runs (reading every column as text would not).
 #[derive(Debug, Clone)]
-pub struct Outcomes {
+pub(crate) struct Outcomes {
     pub seeds: u32,
     /// `Outcome as u8`, or `MISSING`.
     pub code: Vec<u8>,
@@ -146,10 +146,10 @@ pub struct Outcomes {
 }
 
 impl Outcomes {
-    pub const MISSING: u8 = u8::MAX;
+    pub(crate) const MISSING: u8 = u8::MAX;
 
     /// An empty matrix for `grid`, to be filled with [`Outcomes::absorb`].
-    pub fn empty(grid: &Grid) -> Outcomes {
+    pub(crate) fn empty(grid: &Grid) -> Outcomes {
         let n = grid.cells.len() * grid.seeds as usize;
         Outcomes {
             seeds: grid.seeds,
@@ -159,38 +159,29 @@ impl Outcomes {
     }
 
     /// Reads runs.parquet (four columns only).
-    pub fn load(grid: &Grid, runs: &Path) -> Result<Outcomes> {
-        let path = runs.to_str().context("non-UTF-8 path")?;
-        let df = LazyFrame::scan_parquet(PlRefPath::new(path), ScanArgsParquet::default())?
-            .select([col("cell_id"), col("replicate"), col("outcome"), col("epochs")])
-            .collect()
-            .map_err(anyhow::Error::from)
-            .with_context(|| format!("cannot read {}", runs.display()))?;
+    pub(crate) fn load(grid: &Grid, runs: &Path) -> Result<Outcomes> {
+        let df = read_keys_frame(runs)?;
         let mut o = Outcomes::empty(grid);
-        o.absorb(grid, &df)?;
+        o.absorb(grid, &df, runs)?;
         Ok(o)
     }
 
     /// Records the rows of a runs table (a chunk or the whole file).
-    pub fn absorb(&mut self, grid: &Grid, df: &DataFrame) -> Result<()> {
+    /// A row whose cell is not in `grid` or whose replicate is out of range is an error: the
+    /// table does not belong to this grid.
+    pub(crate) fn absorb(&mut self, grid: &Grid, df: &DataFrame, origin: &Path) -> Result<()> {
         let index: HashMap<&str, usize> = grid.cells.iter().map(|c| (c.id.as_str(), c.index)).collect();
         let seeds = grid.seeds as usize;
         let (code, epochs) = (&mut self.code, &mut self.epochs);
-        let ids = df.column("cell_id")?.str()?;
-        let reps = df.column("replicate")?.u32()?;
-        let outs = df.column("outcome")?.str()?;
-        let eps = df.column("epochs")?.u32()?;
-        for (((id, r), o), e) in ids.iter().zip(reps.iter()).zip(outs.iter()).zip(eps.iter()) {
-            let (Some(id), Some(r), Some(o), Some(e)) = (id, r, o, e) else {
-                continue;
+        for (i, (id, r, o, e)) in RunsView::new(df, origin).keys()?.into_iter().enumerate() {
+            let Some(&c) = index.get(id) else {
+                bail!("{}: row {i}: cell `{id}` is not a cell of this grid", origin.display());
             };
-            let (Some(&c), Ok(o)) = (index.get(id), o.parse::<Outcome>()) else {
-                continue;
-            };
-            if (r as usize) < seeds {
-                code[c * seeds + r as usize] = o as u8;
-                epochs[c * seeds + r as usize] = e;
+            if r as usize >= seeds {
+                bail!("{}: row {i}: replicate {r} is outside 0..{seeds}", origin.display());
             }
+            code[c * seeds + r as usize] = o as u8;
+            epochs[c * seeds + r as usize] = e;
         }
         Ok(())
     }
@@ -198,7 +189,7 @@ impl Outcomes {
     /// Per-cell counts, and median / 90th percentile (linear interpolation, as polars and
     /// numpy) of the epochs of converged runs, in canonical cell order; cells without runs
     /// are left out.
-    pub fn cell_stats(&self, grid: &Grid) -> Vec<CellStats> {
+    pub(crate) fn cell_stats(&self, grid: &Grid) -> Vec<CellStats> {
         let mut out = Vec::with_capacity(grid.cells.len());
         let mut conv: Vec<f64> = Vec::with_capacity(grid.seeds as usize);
         for c in &grid.cells {
@@ -217,7 +208,7 @@ impl Outcomes {
                 continue;
             }
             conv.sort_by(f64::total_cmp);
-            let q = |p: f64| (!conv.is_empty()).then(|| crate::stats::quantile(&conv, p));
+            let q = |p: f64| (!conv.is_empty()).then(|| super::stats::quantile(&conv, p));
             out.push(CellStats {
                 cell: c.index,
                 n,
@@ -230,12 +221,12 @@ impl Outcomes {
     }
 
     /// Outcome of replicate `r` of cell `c`.
-    pub fn get(&self, c: usize, r: u32) -> Option<Outcome> {
+    pub(crate) fn get(&self, c: usize, r: u32) -> Option<Outcome> {
         let k = self.code[c * self.seeds as usize + r as usize];
         Outcome::ALL.get(k as usize).copied()
     }
 
-    pub fn epochs(&self, c: usize, r: u32) -> u32 {
+    pub(crate) fn epochs(&self, c: usize, r: u32) -> u32 {
         self.epochs[c * self.seeds as usize + r as usize]
     }
 }

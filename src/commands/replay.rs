@@ -1,42 +1,13 @@
 //! `replay`: retrain one run from the manifest's config, verify it bit for bit against the
 //! stored row, and show its trajectory.
 
-use std::process::ExitCode;
-
-use anyhow::{Context, Result, bail};
-use polars::prelude::*;
+use anyhow::Result;
 use serde::Serialize;
 
-use crate::app::usage;
 use crate::cli::ReplayArgs;
-use crate::core::{Params, RunResult, Trajectory};
-use crate::grid::{Grid, parse_run_id};
-use crate::manifest::Manifest;
-
-/// Replays `run_id` of the results in `dir`: (result, trajectory, stored outcome/epochs/final_loss).
-pub fn replay_run(dir: &std::path::Path, run_id: &str) -> Result<(RunResult, Trajectory, u64)> {
-    let Some((cell_id, rep)) = parse_run_id(run_id) else {
-        return usage(format!(
-            "--run {run_id}: a run id looks like <cell_id>-<replicate>, e.g. 3fa9c1d2e4b5a6c7-17 (see runs.parquet)"
-        ));
-    };
-    let m = Manifest::load(&dir.join("manifest.json"))?;
-    let cfg = m.config()?;
-    let grid = Grid::build(&cfg)?;
-    let Some(cell) = grid.cell_by_id(cell_id) else {
-        return usage(format!(
-            "--run {run_id}: no cell `{cell_id}` in {} (its grid has {} cells)",
-            dir.display(),
-            grid.cells.len()
-        ));
-    };
-    if rep >= grid.seeds {
-        return usage(format!("--run {run_id}: replicate {rep} is outside 0..{}", grid.seeds));
-    }
-    let seed = grid.seed(rep);
-    let (res, traj) = cell.trainer.run_trajectory(seed);
-    Ok((res, traj, seed))
-}
+use crate::core::Params;
+use crate::error::Error;
+use crate::exec::replay::replay_run;
 
 #[derive(Serialize)]
 struct ReplayJson<'a> {
@@ -59,33 +30,12 @@ struct ReplayJson<'a> {
     final_params: &'a Params,
 }
 
-/// The stored row's (outcome, epochs, final_loss) for a run id.
-fn stored_row(dir: &std::path::Path, run_id: &str) -> Result<(String, u32, f64)> {
-    let path = dir.join("runs.parquet");
-    let path_s = path.to_str().context("non-UTF-8 path")?;
-    let df = LazyFrame::scan_parquet(PlRefPath::new(path_s), ScanArgsParquet::default())?
-        .filter(col("run_id").eq(lit(run_id)))
-        .select([col("outcome"), col("epochs"), col("final_loss")])
-        .collect()
-        .map_err(anyhow::Error::from)
-        .with_context(|| format!("cannot read {}", path.display()))?;
-    if df.height() != 1 {
-        return usage(format!(
-            "--run {run_id}: {} rows in {} have this run_id (expected 1)",
-            df.height(),
-            path.display()
-        ));
-    }
-    let o = df.column("outcome")?.str()?.get(0).unwrap_or("").to_string();
-    let e = df.column("epochs")?.u32()?.get(0).unwrap_or(0);
-    let l = df.column("final_loss")?.f64()?.get(0).unwrap_or(f64::NAN);
-    Ok((o, e, l))
-}
-
-pub fn replay(a: &ReplayArgs) -> Result<ExitCode> {
-    let (res, tr, seed) = replay_run(&a.dir, &a.run)?;
-    let (so, se, sl) = stored_row(&a.dir, &a.run)?;
-    let verified = so == res.outcome.name() && se == res.epochs && sl.to_bits() == res.final_loss.to_bits();
+pub(crate) fn replay(a: &ReplayArgs) -> Result<()> {
+    let rp = replay_run(&a.dir, &a.run)?;
+    let verified = rp.verified();
+    let (res, tr, seed) = (&rp.result, &rp.trajectory, rp.seed);
+    let st = &rp.stored.result;
+    let (so, se, sl) = (st.outcome, st.epochs, st.final_loss);
     if a.json {
         let j = ReplayJson {
             run_id: &a.run,
@@ -138,17 +88,18 @@ pub fn replay(a: &ReplayArgs) -> Result<ExitCode> {
         }
     }
     if !verified {
-        eprintln!(
-            "error: replay does NOT match the stored row: stored {so}/{se} epochs/final loss {sl:e} ({:#018x}), replayed {}/{} epochs/{:e} ({:#018x}). The results were produced by different code or a different machine arithmetic.",
+        return Err(Error::Mismatch(format!(
+            "replay of {} does NOT match the stored row: stored {so}/{se} epochs/final loss {sl:e} ({:#018x}), replayed {}/{} epochs/{:e} ({:#018x}). The results were produced by different code or a different machine arithmetic.",
+            a.run,
             sl.to_bits(),
             res.outcome,
             res.epochs,
             res.final_loss,
             res.final_loss.to_bits()
-        );
-        bail!("replay mismatch for {}", a.run);
+        ))
+        .into());
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
 
 fn print_params(title: &str, p: &Params) {

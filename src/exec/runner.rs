@@ -1,90 +1,25 @@
 //! Runs a grid on all cores: work units in canonical order, results written as atomic chunk
-//! files as soon as a window of units is complete, resumable, shardable, interruptible.
-//!
-//! * a **unit** is up to [`BLOCK`] consecutive replicates of one cell (trained in SIMD lanes);
-//! * a **window** is [`WINDOW_UNITS`] consecutive units; its rows become one chunk file
-//!   `chunks/w<index>.parquet`. The partition depends only on the grid (never on threads or
-//!   scheduling), so a resumed, sharded or single run produces the same chunks;
-//! * shard K of N owns the windows w with w mod N = K.
+//! files as soon as a window of units is complete (see [`super::units`] for the partition),
+//! resumable, shardable, interruptible.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use std::collections::HashMap;
-
-use crate::core::RunResult;
+use super::reuse::Reuse;
+use super::units::{Unit, units, window_units};
 use crate::grid::Grid;
-use crate::sink::{RunRow, runs_frame, write_parquet_atomic};
-
-/// Replicates per work unit.
-pub const BLOCK: u32 = 32;
-/// Units per chunk file.
-pub const WINDOW_UNITS: usize = 16;
-
-/// A contiguous block of replicates of one cell.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Unit {
-    pub cell: usize,
-    pub r0: u32,
-    pub r1: u32,
-}
-
-/// All units in canonical order.
-pub fn units(grid: &Grid) -> Vec<Unit> {
-    let mut out = Vec::new();
-    for c in &grid.cells {
-        let mut r = 0;
-        while r < grid.seeds {
-            let r1 = (r + BLOCK).min(grid.seeds);
-            out.push(Unit { cell: c.index, r0: r, r1 });
-            r = r1;
-        }
-    }
-    out
-}
-
-pub fn n_windows(n_units: usize) -> usize {
-    n_units.div_ceil(WINDOW_UNITS)
-}
-
-pub fn chunk_path(dir: &Path, w: usize) -> PathBuf {
-    dir.join("chunks").join(format!("w{w:07}.parquet"))
-}
-
-/// Finished runs of an earlier, smaller version of the grid, by (cell_id, replicate): a grown
-/// grid (more seeds, new levels) reuses them instead of training them again.
-pub type Reuse = HashMap<(String, u32), (RunResult, u64)>;
-
-/// Where the chunks of an outgrown config wait to be reused.
-pub const REUSE_DIR: &str = "reuse";
-
-/// Loads every chunk under `dir/reuse/`.
-pub fn load_reuse(dir: &Path) -> Result<Reuse> {
-    let mut map = Reuse::new();
-    let Ok(rd) = std::fs::read_dir(dir.join(REUSE_DIR)) else {
-        return Ok(map);
-    };
-    for sub in rd.filter_map(|e| e.ok()) {
-        let Ok(files) = std::fs::read_dir(sub.path()) else { continue };
-        for f in files
-            .filter_map(|e| e.ok())
-            .map(|e| e.path())
-            .filter(|p| p.extension().is_some_and(|x| x == "parquet"))
-        {
-            crate::sink::read_run_rows(&f, &mut map)?;
-        }
-    }
-    Ok(map)
-}
+use crate::store::atomic::write_parquet_atomic;
+use crate::store::chunk_path;
+use crate::store::runs::{RunRow, runs_frame};
 
 /// Trains one unit (taking from `reuse` the runs an earlier grid already finished); results in
 /// replicate order.
-pub fn run_unit(grid: &Grid, u: Unit, reuse: Option<&Reuse>) -> (Vec<RunRow>, u64) {
+pub(crate) fn run_unit(grid: &Grid, u: Unit, reuse: Option<&Reuse>) -> (Vec<RunRow>, u64) {
     let cell = &grid.cells[u.cell];
     let mut out: Vec<Option<RunRow>> = vec![None; (u.r1 - u.r0) as usize];
     let mut todo: Vec<u32> = Vec::with_capacity(out.len());
@@ -131,7 +66,7 @@ pub fn run_unit(grid: &Grid, u: Unit, reuse: Option<&Reuse>) -> (Vec<RunRow>, u6
 
 /// How the runner reports progress.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ProgressMode {
+pub(crate) enum ProgressMode {
     /// A bar when stderr is a terminal, plain periodic lines otherwise.
     Auto,
     Quiet,
@@ -139,7 +74,7 @@ pub enum ProgressMode {
 
 /// What a call to [`run_windows`] did.
 #[derive(Debug, Clone, Default)]
-pub struct RunStats {
+pub(crate) struct RunStats {
     /// Runs finished by this call (trained or reused).
     pub runs_done: u64,
     /// Runs trained by this call.
@@ -152,7 +87,7 @@ pub struct RunStats {
 
 /// Runs every window in `todo` (window indices) whose chunk is missing, writing chunks into
 /// `dir/chunks`. Stops taking new units when `stop` is set.
-pub fn run_windows(
+pub(crate) fn run_windows(
     grid: &Grid,
     dir: &Path,
     todo: &[usize],
@@ -162,7 +97,8 @@ pub fn run_windows(
     reuse: Option<&Reuse>,
 ) -> Result<RunStats> {
     let all_units = units(grid);
-    std::fs::create_dir_all(dir.join("chunks")).with_context(|| format!("cannot create {}", dir.join("chunks").display()))?;
+    std::fs::create_dir_all(dir.join(crate::store::CHUNKS))
+        .with_context(|| format!("cannot create {}", dir.join(crate::store::CHUNKS).display()))?;
     let mut stats = RunStats::default();
     let pending: Vec<usize> = todo.iter().copied().filter(|&w| !chunk_path(dir, w).exists()).collect();
     let runs_in = |w: usize| -> u64 { window_units(&all_units, w).iter().map(|u| (u.r1 - u.r0) as u64).sum() };
@@ -255,11 +191,6 @@ pub fn run_windows(
     Ok(stats)
 }
 
-fn window_units(all: &[Unit], w: usize) -> &[Unit] {
-    let a = w * WINDOW_UNITS;
-    &all[a.min(all.len())..((w + 1) * WINDOW_UNITS).min(all.len())]
-}
-
 fn make_bar(total: u64, mode: ProgressMode) -> ProgressBar {
     if mode == ProgressMode::Quiet {
         return ProgressBar::hidden();
@@ -271,44 +202,4 @@ fn make_bar(total: u64, mode: ProgressMode) -> ProgressBar {
             .progress_chars("=> "),
     );
     bar
-}
-
-/// The windows a shard owns.
-pub fn shard_windows(n_windows: usize, shard: Option<(u32, u32)>) -> Vec<usize> {
-    match shard {
-        None => (0..n_windows).collect(),
-        Some((k, n)) => (0..n_windows).filter(|w| w % n as usize == k as usize).collect(),
-    }
-}
-
-/// Parses `K/N` or `auto/N` (SLURM_ARRAY_TASK_ID, then JOB_COMPLETION_INDEX).
-pub fn parse_shard(s: &str) -> Result<(u32, u32)> {
-    let Some((k, n)) = s.split_once('/') else {
-        bail!("--shard {s}: write K/N, e.g. --shard 0/4 (K counts from 0) or --shard auto/4")
-    };
-    let n: u32 = n
-        .trim()
-        .parse()
-        .with_context(|| format!("--shard {s}: N must be a positive integer"))?;
-    if n == 0 {
-        bail!("--shard {s}: N must be ≥ 1");
-    }
-    let k: u32 = if k.trim() == "auto" {
-        let (var, val) = ["SLURM_ARRAY_TASK_ID", "JOB_COMPLETION_INDEX"]
-            .iter()
-            .find_map(|v| std::env::var(v).ok().map(|x| (*v, x)))
-            .with_context(|| format!("--shard {s}: neither SLURM_ARRAY_TASK_ID nor JOB_COMPLETION_INDEX is set; give K explicitly"))?;
-        val.trim()
-            .parse()
-            .with_context(|| format!("--shard {s}: {var}={val} is not an integer"))?
-    } else {
-        k.trim().parse().with_context(|| format!("--shard {s}: K must be an integer"))?
-    };
-    if k >= n {
-        bail!(
-            "--shard {k}/{n}: K must be in 0..{n} (0 ≤ K < N); with sbatch --array=0-{} use --shard auto/{n}",
-            n - 1
-        );
-    }
-    Ok((k, n))
 }

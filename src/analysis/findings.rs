@@ -11,20 +11,23 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use polars::prelude::*;
 
+use super::paired::{PairResult, paired_in};
+use super::select::{load_dir, parse_where};
+use super::stats::{CONFIDENCE, Interval, wilson};
+use super::summary::closing_table;
+use super::tables::CellStats;
 use crate::grid::Grid;
-use crate::manifest::Manifest;
-use crate::stats::{CONFIDENCE, Interval, wilson};
-use crate::summary::{PairResult, paired};
-use crate::tables::CellStats;
+use crate::store::atomic::read_parquet;
+use crate::store::manifest::Manifest;
+use crate::store::runs::RunsView;
 
 /// Short markdown for one directory (used by `report --markdown`).
-pub fn markdown(_dir: &Path, grid: &Grid, stats: &[CellStats], m: &Manifest) -> Result<String> {
+pub(crate) fn markdown(grid: &Grid, stats: &[CellStats], m: &Manifest) -> Result<String> {
     Ok(format!(
         "# {}\n\nConvergence by layout × learning rate (95 % Wilson intervals):\n\n```\n{}```\n",
         m.resolved.name,
-        crate::summary::closing_table(grid, stats)
+        closing_table(grid, stats)
     ))
 }
 
@@ -63,16 +66,17 @@ impl Rate {
 
 impl Runs {
     fn load(dir: &Path) -> Result<Runs> {
-        let df = crate::sink::read_parquet(&dir.join("runs.parquet"))
-            .with_context(|| format!("{} has no results: run scripts/article.sh first", dir.display()))?;
+        let path = dir.join(crate::store::RUNS);
+        let df = read_parquet(&path).with_context(|| format!("{} has no results: run scripts/article.sh first", dir.display()))?;
+        let view = RunsView::new(&df, &path);
         let mut cols = HashMap::new();
-        for p in crate::config::PARAMS {
-            let c = df.column(p.name)?.as_materialized_series().cast(&DataType::String)?;
-            cols.insert(p.name.to_string(), c.str()?.iter().map(|v| v.unwrap_or("").to_string()).collect());
+        for p in crate::params::PARAMS {
+            cols.insert(p.name.to_string(), view.param_text(p.name)?);
         }
-        let outcome = df.column("outcome")?.str()?.iter().map(|v| v.unwrap_or("").to_string()).collect();
-        let born_dead = df.column("born_dead")?.bool()?.iter().map(|v| v.unwrap_or(false)).collect();
-        let epochs = df.column("epochs")?.u32()?.iter().map(|v| v.unwrap_or(0)).collect();
+        let keys = view.keys()?;
+        let outcome = keys.iter().map(|k| k.2.name().to_string()).collect();
+        let epochs = keys.iter().map(|k| k.3).collect();
+        let born_dead = view.born_dead()?;
         Ok(Runs {
             dir: dir.to_path_buf(),
             n: df.height(),
@@ -108,7 +112,7 @@ impl Runs {
             return None;
         }
         e.sort_by(f64::total_cmp);
-        Some(crate::stats::median(&e))
+        Some(super::stats::median(&e))
     }
     /// "failures: x % born dead, y % died in training, z % stalled, w % diverged".
     fn mechanism(&self, filter: &[(&str, &str)]) -> String {
@@ -141,21 +145,17 @@ impl Runs {
         v
     }
     fn pooled(&self, factor: &str, filter: &[(&str, &str)], a: &str, b: &str) -> Result<Option<PairResult>> {
-        let f: Vec<(String, String)> = filter.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        Ok(paired(&self.dir, factor, &f, "converged")?
+        let (grid, runs) = load_dir(&self.dir)?;
+        let items: Vec<String> = filter.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let f = parse_where(&grid, &items)?;
+        Ok(paired_in(&grid, &runs, factor, &f, "converged")?
             .into_iter()
             .find(|r| r.scope == "pooled" && ((r.level_a == a && r.level_b == b) || (r.level_a == b && r.level_b == a))))
     }
 }
 
 fn pval(p: f64) -> String {
-    if p == 0.0 {
-        "< 1e-300".into()
-    } else if p < 1e-3 {
-        format!("{p:.1e}")
-    } else {
-        format!("{p:.3}")
-    }
+    crate::text::fmt_p(p)
 }
 
 fn pair_line(r: &PairResult) -> String {
@@ -207,7 +207,7 @@ fn verdict_word(supported: bool, partly: bool) -> &'static str {
 }
 
 /// Writes the whole document from `results/article-*`.
-pub fn generate(results: &Path) -> Result<String> {
+pub(crate) fn generate(results: &Path) -> Result<String> {
     let load = |n: &str| Runs::load(&results.join(format!("article-{n}")));
     let (lr, order, dist, deep, bn, val) = (
         load("lr")?,
@@ -620,12 +620,4 @@ fn validation(val: &Runs) -> String {
         100.0 * ci.hi
     );
     md
-}
-
-/// `initgrid findings`: writes the document.
-pub fn findings_cmd(results: &Path, out: &Path) -> Result<()> {
-    let text = generate(results)?;
-    crate::sink::write_bytes_atomic(out, text.as_bytes())?;
-    eprintln!("wrote {}", out.display());
-    Ok(())
 }

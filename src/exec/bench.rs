@@ -10,13 +10,12 @@ use anyhow::Result;
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::cli::BenchArgs;
+use super::units::BLOCK;
 use crate::core::seed::replicate_seed;
 use crate::core::{Dataset, Outcome, TrainSpec, Trainer};
-use crate::runner::BLOCK;
 
 #[derive(Debug, Serialize)]
-pub struct BenchResult {
+pub(crate) struct BenchResult {
     pub threads: usize,
     pub kernel: String,
     pub replicates: u32,
@@ -28,7 +27,7 @@ pub struct BenchResult {
     pub converged: f64,
 }
 
-pub fn reference_trainer(epochs: u32) -> Trainer {
+pub(crate) fn reference_trainer(epochs: u32) -> Trainer {
     let mut s = TrainSpec::new(
         Dataset::preset("four").expect("preset"),
         "relu-sigmoid".parse().expect("layout"),
@@ -42,7 +41,7 @@ pub fn reference_trainer(epochs: u32) -> Trainer {
     t
 }
 
-pub fn run_bench(replicates: u32, epochs: u32, threads: usize, baseline: bool) -> Result<BenchResult> {
+pub(crate) fn run_bench(replicates: u32, epochs: u32, threads: usize, baseline: bool) -> Result<BenchResult> {
     let t = reference_trainer(epochs);
     let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build()?;
     let blocks: Vec<(u32, u32)> = (0..replicates)
@@ -86,50 +85,4 @@ pub fn run_bench(replicates: u32, epochs: u32, threads: usize, baseline: bool) -
         sample_steps_per_s: steps as f64 / wall,
         converged: low as f64 / replicates as f64,
     })
-}
-
-pub fn bench(a: &BenchArgs) -> Result<()> {
-    let all = crate::app::threads(None)?;
-    let list: Vec<usize> = match a.threads {
-        Some(n) => vec![n],
-        None if a.json => vec![all],
-        None => {
-            let mut v = vec![1];
-            if all > 1 {
-                v.push(all);
-            }
-            v
-        }
-    };
-    let mut results = Vec::new();
-    for th in list {
-        results.push(run_bench(a.replicates, a.epochs, th, a.baseline)?);
-    }
-    if a.json {
-        println!("{}", serde_json::to_string(&results[0])?);
-    } else {
-        println!(
-            "reference workload: four, relu-sigmoid 1-4-2, U(-1,1), online SGD lr 0.1, {} epochs × {} replicates, loss evaluated every epoch",
-            a.epochs, a.replicates
-        );
-        for r in &results {
-            println!(
-                "  {:>2} thread(s) [{}]: {:.3} s  {:>10.0} trainings/s  {:>7.1} M sample-steps/s  (final loss < 0.01: {:.1}%)",
-                r.threads,
-                r.kernel,
-                r.wall_s,
-                r.trainings_per_s,
-                r.sample_steps_per_s / 1e6,
-                100.0 * r.converged
-            );
-        }
-        if results.len() == 2 {
-            println!(
-                "  scaling 1 → {} threads: {:.2}×",
-                results[1].threads,
-                results[0].wall_s / results[1].wall_s
-            );
-        }
-    }
-    Ok(())
 }

@@ -7,12 +7,14 @@ use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::config::{Config, PARAMS};
+use crate::config::Config;
+use crate::error::usage;
+use crate::params::PARAMS;
 
 /// The config with every default filled in, in a canonical form; its hash identifies the
 /// experiment (two runs with the same hash are the same grid and seeds).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Resolved {
+pub(crate) struct Resolved {
     pub name: String,
     pub seeds: u32,
     pub base_seed: u64,
@@ -24,7 +26,7 @@ pub struct Resolved {
 }
 
 impl Resolved {
-    pub fn of(cfg: &Config) -> Resolved {
+    pub(crate) fn of(cfg: &Config) -> Resolved {
         Resolved {
             name: cfg.name.clone(),
             seeds: cfg.seeds,
@@ -59,13 +61,13 @@ impl Resolved {
     }
 
     /// SHA-256 of the canonical JSON, 16 hex digits.
-    pub fn hash(&self) -> String {
+    pub(crate) fn hash(&self) -> String {
         let json = serde_json::to_string(self).expect("serialisable");
         Sha256::digest(json.as_bytes()).iter().take(8).map(|b| format!("{b:02x}")).collect()
     }
 
     /// Human-readable differences from `old` (what changed), empty when equal.
-    pub fn diff(&self, old: &Resolved) -> Vec<String> {
+    pub(crate) fn diff(&self, old: &Resolved) -> Vec<String> {
         let mut d = Vec::new();
         if self.name != old.name {
             d.push(format!("name: {} → {}", old.name, self.name));
@@ -99,7 +101,7 @@ impl Resolved {
 
     /// True when `self` only grows `old`: more seeds and/or extra levels on existing axes,
     /// everything else equal. Finished runs of `old` can then be reused by (cell_id, replicate).
-    pub fn grows(&self, old: &Resolved) -> bool {
+    pub(crate) fn grows(&self, old: &Resolved) -> bool {
         if self.name != old.name || self.base_seed != old.base_seed || self.seeds < old.seeds || self.fixed != old.fixed {
             return false;
         }
@@ -115,7 +117,7 @@ impl Resolved {
 
 /// Everything needed to know what produced a results directory.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Manifest {
+pub(crate) struct Manifest {
     pub initgrid_version: String,
     pub git_commit: String,
     pub rustc: String,
@@ -140,19 +142,37 @@ pub struct Manifest {
 }
 
 impl Manifest {
-    pub fn load(path: &Path) -> Result<Manifest> {
+    /// The manifest of a finished results directory (`DIR/manifest.json` and `DIR/runs.parquet`
+    /// must exist); a directory without them is a usage error naming what to do.
+    pub(crate) fn load_dir(dir: &Path) -> Result<Manifest> {
+        let (m, runs) = (dir.join(super::MANIFEST), dir.join(super::RUNS));
+        if !dir.is_dir() {
+            return usage(format!("{} is not a results directory (no such directory)", dir.display()));
+        }
+        if !m.exists() || !runs.exists() {
+            return usage(format!(
+                "{} holds no finished results (no {}): run a grid there first (initgrid --config … --out {}), let an interrupted run finish by running the same command again, or merge its shards (initgrid merge)",
+                dir.display(),
+                if m.exists() { super::RUNS } else { super::MANIFEST },
+                dir.display()
+            ));
+        }
+        Manifest::load(&m)
+    }
+
+    pub(crate) fn load(path: &Path) -> Result<Manifest> {
         let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
         serde_json::from_str(&text).with_context(|| format!("{} is not an initgrid manifest", path.display()))
     }
 
     /// Rebuilds the config from the stored text (for replay / report).
-    pub fn config(&self) -> Result<Config> {
+    pub(crate) fn config(&self) -> Result<Config> {
         Config::parse(&self.config_file, &self.config).map_err(|e| anyhow::anyhow!("the stored config no longer parses: {e}"))
     }
 }
 
 /// ISO-8601 UTC timestamp (seconds).
-pub fn now_utc() -> String {
+pub(crate) fn now_utc() -> String {
     let secs = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
@@ -173,6 +193,6 @@ pub fn now_utc() -> String {
     format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, (rem % 3600) / 60, rem % 60)
 }
 
-pub const VERSION: &str = env!("CARGO_PKG_VERSION");
-pub const GIT_COMMIT: &str = env!("INITGRID_GIT_COMMIT");
-pub const RUSTC: &str = env!("INITGRID_RUSTC_VERSION");
+pub(crate) const VERSION: &str = env!("CARGO_PKG_VERSION");
+pub(crate) const GIT_COMMIT: &str = env!("INITGRID_GIT_COMMIT");
+pub(crate) const RUSTC: &str = env!("INITGRID_RUSTC_VERSION");

@@ -4,25 +4,25 @@ use std::path::Path;
 
 use anyhow::Result;
 
-use crate::cli::ReportArgs;
-use crate::config::{PARAMS, param_index};
+use super::{CellRow, Curve, EffectRow, PairRow, ReportInput, render};
+use crate::analysis::stats::{CONFIDENCE, wilson};
+use crate::analysis::tables::{CellStats, Effect, Outcomes};
 use crate::core::Outcome;
 use crate::grid::Grid;
-use crate::manifest::Manifest;
-use crate::report::{CellRow, Curve, EffectRow, PairRow, ReportInput, render};
-use crate::stats::{CONFIDENCE, wilson};
-use crate::tables::{CellStats, Effect, Outcomes, effects};
+use crate::params::{PARAMS, param_index};
+use crate::store::atomic::write_bytes_atomic;
+use crate::store::manifest::Manifest;
 
 /// Replayed curves per layout: this many converged and this many failed runs.
 const CURVES_PER_KIND: usize = 3;
 
-pub fn write_report(dir: &Path, grid: &Grid, runs: &Outcomes, stats: &[CellStats], effects: &[Effect], m: &Manifest) -> Result<()> {
+pub(crate) fn write_report(dir: &Path, grid: &Grid, runs: &Outcomes, stats: &[CellStats], effects: &[Effect], m: &Manifest) -> Result<()> {
     let input = build_input(grid, runs, stats, effects, m)?;
     let html = render(&input);
-    crate::sink::write_bytes_atomic(&dir.join("report.html"), html.as_bytes())
+    write_bytes_atomic(&dir.join(crate::store::REPORT), html.as_bytes())
 }
 
-pub fn build_input(grid: &Grid, runs: &Outcomes, stats: &[CellStats], effects: &[Effect], m: &Manifest) -> Result<ReportInput> {
+pub(crate) fn build_input(grid: &Grid, runs: &Outcomes, stats: &[CellStats], effects: &[Effect], m: &Manifest) -> Result<ReportInput> {
     let cells: Vec<CellRow> = stats
         .iter()
         .map(|s| {
@@ -61,7 +61,7 @@ pub fn build_input(grid: &Grid, runs: &Outcomes, stats: &[CellStats], effects: &
     let curves = replay_curves(grid, runs);
     let mut pairs = Vec::new();
     if grid.varied.contains(&param_index("init_order").expect("known")) {
-        for r in crate::summary::paired_in(grid, runs, "init_order", &[], "converged")? {
+        for r in crate::analysis::paired::paired_in(grid, runs, "init_order", &Vec::new(), "converged")? {
             pairs.push(PairRow {
                 factor: if r.scope == "pooled" {
                     "init_order (pooled)".into()
@@ -90,7 +90,7 @@ pub fn build_input(grid: &Grid, runs: &Outcomes, stats: &[CellStats], effects: &
         ("cells".into(), stats.len().to_string()),
         ("seeds per cell".into(), grid.seeds.to_string()),
         ("base seed".into(), grid.base_seed.to_string()),
-        ("wall time".into(), crate::app::human_secs(m.wall_seconds)),
+        ("wall time".into(), crate::text::human_secs(m.wall_seconds)),
         ("initgrid".into(), format!("{} ({})", m.initgrid_version, m.git_commit)),
         ("config hash".into(), m.config_hash.clone()),
         ("finished".into(), m.finished.clone().unwrap_or_default()),
@@ -188,22 +188,4 @@ fn replay_curves(grid: &Grid, runs: &Outcomes) -> Vec<(String, Vec<Curve>)> {
             (layout, curves)
         })
         .collect()
-}
-
-/// `initgrid report DIR [--markdown FILE]`.
-pub fn report_cmd(a: &ReportArgs) -> Result<()> {
-    let m = Manifest::load(&a.dir.join("manifest.json"))?;
-    let cfg = m.config()?;
-    let grid = Grid::build(&cfg)?;
-    let runs = Outcomes::load(&grid, &a.dir.join("runs.parquet"))?;
-    let stats = runs.cell_stats(&grid);
-    let eff = effects(&grid, &stats);
-    write_report(&a.dir, &grid, &runs, &stats, &eff, &m)?;
-    eprintln!("wrote {}", a.dir.join("report.html").display());
-    if let Some(md) = &a.markdown {
-        let text = crate::findings::markdown(&a.dir, &grid, &stats, &m)?;
-        crate::sink::write_bytes_atomic(md, text.as_bytes())?;
-        eprintln!("wrote {}", md.display());
-    }
-    Ok(())
 }

@@ -5,13 +5,16 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 
-use crate::app::{finalize, state_files, usage};
+use super::print_closing;
 use crate::cli::MergeArgs;
+use crate::error::usage;
+use crate::exec::finalize::finalize;
+use crate::exec::units::{n_windows, units};
 use crate::grid::Grid;
-use crate::manifest::{GIT_COMMIT, Manifest, RUSTC, VERSION, now_utc};
-use crate::runner::{n_windows, units};
+use crate::store::manifest::{GIT_COMMIT, Manifest, RUSTC, VERSION, now_utc};
+use crate::store::{chunk_path, state_files};
 
-pub fn merge(a: &MergeArgs) -> Result<()> {
+pub(crate) fn merge(a: &MergeArgs) -> Result<()> {
     let mut shards: Vec<(PathBuf, Manifest)> = Vec::new();
     for d in &a.dirs {
         let states = state_files(d);
@@ -81,7 +84,7 @@ pub fn merge(a: &MergeArgs) -> Result<()> {
     for w in 0..nw {
         let k = (w % n as usize) as u32;
         let dir = &seen[&k][0];
-        let p = crate::runner::chunk_path(dir, w);
+        let p = chunk_path(dir, w);
         if !p.exists() {
             return usage(format!(
                 "shard {k}/{n} in {} lacks its chunk {}: rerun that shard",
@@ -109,7 +112,8 @@ pub fn merge(a: &MergeArgs) -> Result<()> {
         windows: nw,
         ..first.clone()
     };
-    finalize(&a.out, &grid, &chunks, manifest, a.quiet)?;
+    let done = finalize(&a.out, &grid, &chunks, manifest)?;
+    print_closing(&a.out, &grid, &done, a.quiet);
     if !a.quiet {
         eprintln!("merged {n} shards into {}", a.out.display());
     }

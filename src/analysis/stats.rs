@@ -3,8 +3,9 @@
 //! multiplicity adjustment, and sample quantiles.
 //!
 //! Everything here is a pure function of counts (or of an already sorted slice), so results are
-//! reproducible bit for bit. Formulas, sources and test vectors are collected in
-//! `shared/research/formulas.md`, section 3; the reference values in the tests come from scipy
+//! reproducible bit for bit. Sources: Wilson (1927, JASA 22:209); Clopper & Pearson (1934,
+//! Biometrika 26:404); McNemar (1947, Psychometrika 12:153); Holm (1979, Scand. J. Stat.
+//! 6:65); Agresti & Min (2005, Stat. Med. 24:729); the reference values in the tests come from scipy
 //! 1.17.1, statsmodels 0.15.0 and numpy 2.4.6 (and from the formula written out in a comment
 //! where no library implements it).
 //!
@@ -26,7 +27,7 @@ pub const CONFIDENCE: f64 = 0.95;
 
 /// z = Φ⁻¹(0.975) = 1.959963984540054235…, the two-sided 95 % standard normal quantile,
 /// correctly rounded to f64 (checked with mpmath at 40 digits; scipy's `norm.isf(0.025)` returns
-/// the neighbouring float 1.9599639845400545). Source: formulas.md §3.
+/// the neighbouring float 1.9599639845400545). Source: scipy.stats.norm.ppf(0.975).
 pub const Z95: f64 = 1.959963984540054;
 
 /// A closed interval `[lo, hi]` with `lo <= hi`.
@@ -74,7 +75,7 @@ pub fn z_for(confidence: f64) -> f64 {
 ///
 /// Source: Wilson (1927), *JASA* 22:209–212; computed in the same order as statsmodels
 /// `proportion_confint(method="wilson")`; matches scipy `BinomTestResult.proportion_ci("wilson")`.
-/// See formulas.md §3.1 and §3.3.
+///
 ///
 /// The lower bound is exactly 0.0 when `x == 0` and the upper bound exactly 1.0 when `x == n`
 /// (the formula gives these values up to rounding; they are set exactly). Bounds are clamped to
@@ -111,10 +112,10 @@ pub fn wilson(x: u64, n: u64, confidence: f64) -> Interval {
 ///
 /// Source: Clopper & Pearson (1934), *Biometrika* 26:404–413; statsmodels
 /// `proportion_confint(method="beta")`; scipy `binomtest(...).proportion_ci()` (default
-/// `method='exact'`). See formulas.md §3.2 and §3.3.
+/// `method='exact'`).
 ///
 /// The general case uses `statrs::distribution::Beta::inverse_cdf` (statrs's AS 64/AS 109
-/// `inv_beta_reg`). It reproduces every formulas.md vector to all 10 printed digits, and scipy's
+/// `inv_beta_reg`). It reproduces every reference vector to all 10 printed digits, and scipy's
 /// `beta.ppf` to < 1e-12 absolute on a grid of x with n ≤ 1e5, so no refinement (Newton or
 /// bisection on `beta_reg`) is needed (see the module docs for larger n). The
 /// one-sided edge cases use their closed forms, exact to rounding for any n: for x = 0,
@@ -197,7 +198,7 @@ pub struct McNemar {
 /// Sources: McNemar (1947), *Psychometrika* 12:153–157; statsmodels 0.15.0
 /// `statsmodels.stats.contingency_tables.mcnemar` for the exact p-value and for the continuity
 /// correction; mid-p as in Fagerland, Lydersen & Laake (2013), *BMC Med. Res. Methodol.* 13:91.
-/// See formulas.md §3.4.
+///
 ///
 /// Conventions:
 /// - The continuity correction always subtracts 1, as statsmodels does, so b = c > 0 gives
@@ -444,7 +445,7 @@ mod tests {
 
     // ---- Wilson and Clopper–Pearson ----
 
-    /// formulas.md §3.3, 95 % two-sided, scipy `binomtest(...).proportion_ci` and statsmodels
+    /// scipy/statsmodels, 95 % two-sided, scipy `binomtest(...).proportion_ci` and statsmodels
     /// `proportion_confint` (which agree to 10 digits): (x, n, Wilson lo, hi, CP lo, hi).
     const TABLE_3_3: [(u64, u64, f64, f64, f64, f64); 10] = [
         (7, 50, 0.0695083343, 0.2618619371, 0.0581917003, 0.2673960025),
@@ -480,7 +481,7 @@ mod tests {
     #[test]
     fn clopper_pearson_scipy_documented_vector() {
         // scipy docs, `binomtest(k=7, n=50, p=0.1).proportion_ci()`:
-        // (0.05819170033997342, 0.26739600249700846) (formulas.md §3.2).
+        // (0.05819170033997342, 0.26739600249700846) (scipy/statsmodels).
         let ci = clopper_pearson(7, 50, CONFIDENCE);
         assert_abs(ci.lo, 0.05819170033997342, 1e-12, "CP lo 7/50");
         assert_abs(ci.hi, 0.26739600249700846, 1e-12, "CP hi 7/50");
@@ -546,7 +547,7 @@ mod tests {
 
     #[test]
     fn clopper_pearson_one_sided_closed_forms() {
-        // 0/n: hi = 1 − 0.025^(1/n); n/n: lo = 0.025^(1/n). Values from formulas.md §3.3
+        // 0/n: hi = 1 − 0.025^(1/n); n/n: lo = 0.025^(1/n). Values from scipy/statsmodels
         // (0/20, 0/10, 10/10, 0/1000) and, for n = 1, 1 − 0.025 = 0.975 by hand.
         assert_abs(clopper_pearson(0, 1, 0.95).hi, 0.975, 1e-15, "0/1 hi");
         assert_abs(clopper_pearson(1, 1, 0.95).lo, 0.025, 1e-15, "1/1 lo");
@@ -570,7 +571,7 @@ mod tests {
 
     #[test]
     fn mcnemar_textbook_vector() {
-        // formulas.md §3.4: Agresti (1990) presidential approval, b = 150, c = 86.
+        // scipy/statsmodels: Agresti (1990) presidential approval, b = 150, c = 86.
         let t = mcnemar(150, 86);
         assert_eq!((t.b, t.c), (150, 86));
         assert_abs(t.chi2_cc, 16.8177966102, 1e-9, "chi2_cc");
@@ -588,7 +589,7 @@ mod tests {
 
     #[test]
     fn mcnemar_small_vectors() {
-        // formulas.md §3.4 small vectors: (b, c, exact, mid, chi2, chi2_p, chi2_cc, chi2_cc_p).
+        // scipy/statsmodels small vectors: (b, c, exact, mid, chi2, chi2_p, chi2_cc, chi2_cc_p).
         let t = mcnemar(3, 10);
         assert_rel(t.exact_p, 0.09228515625, 1e-12, "3,10 exact"); // 2·378/8192
         assert_rel(t.mid_p, 0.057373046875, 1e-12, "3,10 mid");
@@ -615,7 +616,7 @@ mod tests {
         // scipy: 2·binom.cdf(59, 180, ½) − binom.pmf(59, 180, ½).
         assert_rel(t.mid_p, 3.2666467957745733e-06, 1e-10, "59,121 mid");
 
-        // scipy/statsmodels, not in formulas.md: b = 7, c = 3.
+        // scipy/statsmodels, a further vector: b = 7, c = 3.
         let t = mcnemar(7, 3);
         assert_rel(t.exact_p, 0.34375, 1e-12, "7,3 exact");
         assert_rel(t.mid_p, 0.2265625, 1e-12, "7,3 mid");
@@ -625,7 +626,7 @@ mod tests {
 
     #[test]
     fn mcnemar_degenerate_tables() {
-        // b + c = 0: defined as p = 1 everywhere, statistics 0 (formulas.md §3.4).
+        // b + c = 0: defined as p = 1 everywhere, statistics 0 (scipy/statsmodels).
         let t = mcnemar(0, 0);
         assert_eq!(
             t,

@@ -1,0 +1,12 @@
+//! Statistics over stored results — pure functions over tables: the statistical tests and
+//! intervals ([`stats`]), the aggregated tables ([`tables`]), choosing runs ([`select`]),
+//! per-group rates ([`summary`]), paired comparisons ([`paired`]) and the article's findings
+//! ([`findings`]).
+
+pub mod stats;
+
+pub mod findings;
+pub(crate) mod paired;
+pub(crate) mod select;
+pub(crate) mod summary;
+pub(crate) mod tables;

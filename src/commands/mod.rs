@@ -1,0 +1,66 @@
+//! One file per command: the only code that prints. Each turns validated options into calls
+//! on the domain modules (`exec`, `analysis`, `report`, `store`); no command imports another.
+
+pub(crate) mod bench;
+pub(crate) mod compare;
+pub(crate) mod findings;
+pub(crate) mod merge;
+pub(crate) mod replay;
+pub(crate) mod report;
+pub(crate) mod run;
+pub(crate) mod summary;
+
+use std::path::Path;
+
+use anyhow::Result;
+
+use crate::analysis::summary::closing_table;
+use crate::cli::{Cli, Command};
+use crate::exec::finalize::Finalized;
+use crate::grid::Grid;
+
+/// Runs the command the command line asks for.
+pub(crate) fn dispatch(cli: &Cli) -> Result<()> {
+    match &cli.command {
+        None => run::run(&cli.run),
+        Some(Command::Summary(a)) => summary::summary(a),
+        Some(Command::Compare(a)) => compare::compare(a),
+        Some(Command::Replay(a)) => replay::replay(a),
+        Some(Command::Report(a)) => report::report(a),
+        Some(Command::Merge(a)) => merge::merge(a),
+        Some(Command::Findings(a)) => findings::findings(a),
+        Some(Command::Bench(a)) => bench::bench(a),
+    }
+}
+
+/// The closing summary of a finished grid (also printed by `merge`).
+pub(crate) fn print_closing(dir: &Path, grid: &Grid, done: &Finalized, quiet: bool) {
+    if let Some(e) = &done.report_error {
+        eprintln!(
+            "warning: report.html could not be written ({e:#}); the tables are complete. Retry with `initgrid report {}`",
+            dir.display()
+        );
+    }
+    if quiet {
+        return;
+    }
+    let m = &done.manifest;
+    let rate = m.runs_trained as f64 / m.wall_seconds.max(1e-9);
+    eprintln!(
+        "\n{} runs ({} trained now) in {:.1}s — {:.0} runs/s",
+        grid.n_runs(),
+        m.runs_trained,
+        m.wall_seconds,
+        rate
+    );
+    eprintln!("{}", closing_table(grid, &done.stats));
+    eprintln!(
+        "wrote {}/{{runs,cells,effects}}.parquet, manifest.json{}",
+        dir.display(),
+        if done.report_error.is_none() { ", report.html" } else { "" }
+    );
+    eprintln!(
+        "next: initgrid summary {0} --by layout,lr   |   initgrid compare {0} --factor <name>",
+        dir.display()
+    );
+}

@@ -1,0 +1,204 @@
+//! `initgrid --config FILE`: run a grid (or `--dry-run` it) and print the closing summary.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+
+use super::print_closing;
+use crate::cli::RunArgs;
+use crate::config::Config;
+use crate::error::{EXIT_INTERRUPTED, Error, usage};
+use crate::exec::finalize::finalize;
+use crate::exec::prepare::prepare_dir;
+use crate::exec::resolve_threads;
+use crate::exec::reuse::load_reuse;
+use crate::exec::runner::{ProgressMode, run_windows};
+use crate::exec::units::{n_windows, parse_shard, shard_windows, units};
+use crate::grid::{Cell, Grid};
+use crate::store::atomic::write_bytes_atomic;
+use crate::store::manifest::{GIT_COMMIT, Manifest, RUSTC, Resolved, VERSION, now_utc};
+use crate::store::{self, chunk_path};
+use crate::text::human_secs;
+
+pub(crate) fn run(args: &RunArgs) -> Result<()> {
+    let Some(cfg_path) = &args.config else {
+        return usage("no config given: run `initgrid --config configs/grid.toml` (or a subcommand; see --help)");
+    };
+    let cfg = Config::load(cfg_path).map_err(Error::from)?;
+    let grid = Grid::build(&cfg)?;
+    let threads = resolve_threads(args.threads)?;
+    let shard = args
+        .shard
+        .as_deref()
+        .map(parse_shard)
+        .transpose()
+        .map_err(|e| Error::Usage(format!("{e:#}")))?;
+    let dir = args.out.clone().unwrap_or_else(|| PathBuf::from("results").join(&cfg.name));
+    let all_units = units(&grid);
+    let nw = n_windows(all_units.len());
+    if args.dry_run {
+        return dry_run(&cfg, &grid, threads, shard, nw);
+    }
+    let resolved = Resolved::of(&cfg);
+    prepare_dir(&dir, &resolved, shard, args.fresh)?;
+    let started = now_utc();
+    let mut manifest = Manifest {
+        initgrid_version: VERSION.into(),
+        git_commit: GIT_COMMIT.into(),
+        rustc: RUSTC.into(),
+        config_file: cfg.file.clone(),
+        config: cfg.source.clone(),
+        config_hash: resolved.hash(),
+        resolved,
+        shard,
+        threads,
+        simd: crate::core::dispatch::simd_level().into(),
+        cells: grid.cells.len(),
+        runs: grid.n_runs(),
+        windows: nw,
+        started,
+        finished: None,
+        wall_seconds: 0.0,
+        runs_trained: 0,
+        counts: Default::default(),
+    };
+    let state = store::state_path(&dir, shard);
+    write_bytes_atomic(&state, serde_json::to_string_pretty(&manifest)?.as_bytes())?;
+
+    let stop = install_interrupt_handler();
+    let todo = shard_windows(nw, shard);
+    let progress = if args.quiet { ProgressMode::Quiet } else { ProgressMode::Auto };
+    if !args.quiet {
+        let what = match shard {
+            Some((k, n)) => format!("shard {k}/{n}: {} of {nw} windows", todo.len()),
+            None => format!("{} runs", grid.n_runs()),
+        };
+        eprintln!(
+            "initgrid {VERSION}: {} — {} cells × {} seeds, {what}, {threads} threads ({} kernel) → {}",
+            cfg.name,
+            grid.cells.len(),
+            grid.seeds,
+            crate::core::dispatch::simd_level(),
+            dir.display()
+        );
+    }
+    let t0 = Instant::now();
+    let reuse = load_reuse(&dir)?;
+    let stats = run_windows(
+        &grid,
+        &dir,
+        &todo,
+        threads,
+        progress,
+        stop.clone(),
+        (!reuse.is_empty()).then_some(&reuse),
+    )?;
+    if !reuse.is_empty() && !args.quiet {
+        let reused = stats.runs_done.saturating_sub(stats.runs_trained);
+        eprintln!("grown grid: {reused} finished runs reused, {} trained", stats.runs_trained);
+    }
+    if stats.runs_skipped > 0 && !args.quiet {
+        eprintln!(
+            "resumed: {} runs were already finished and kept, {} trained now",
+            stats.runs_skipped, stats.runs_trained
+        );
+    }
+    if stats.interrupted {
+        return Err(Error::Interrupted(format!(
+            "interrupted: {} runs finished in this session are saved under {}/chunks.\nresume with the same command: initgrid --config {}{}",
+            stats.runs_done,
+            dir.display(),
+            cfg_path.display(),
+            args.out.as_ref().map(|o| format!(" --out {}", o.display())).unwrap_or_default()
+        ))
+        .into());
+    }
+    manifest.runs_trained = stats.runs_trained;
+    manifest.wall_seconds = t0.elapsed().as_secs_f64();
+    if let Some((k, n)) = shard {
+        manifest.finished = Some(now_utc());
+        write_bytes_atomic(&state, serde_json::to_string_pretty(&manifest)?.as_bytes())?;
+        if !args.quiet {
+            eprintln!(
+                "shard {k}/{n} done: {} runs in {:.1}s. When all {n} shards are done: initgrid merge OUT {}",
+                stats.runs_done,
+                manifest.wall_seconds,
+                dir.display()
+            );
+        }
+        return Ok(());
+    }
+    let chunks: Vec<PathBuf> = (0..nw).map(|w| chunk_path(&dir, w)).collect();
+    let done = finalize(&dir, &grid, &chunks, manifest).with_context(|| {
+        format!(
+            "assembling the final tables failed; every finished run is safe in {}/chunks — free space or fix the cause, then run the same command again (it trains nothing twice)",
+            dir.display()
+        )
+    })?;
+    if dir.join(store::REUSE).exists() {
+        std::fs::remove_dir_all(dir.join(store::REUSE))?; // everything it held is in the new chunks
+    }
+    print_closing(&dir, &grid, &done, args.quiet);
+    Ok(())
+}
+
+/// First Ctrl-C / SIGTERM: stop taking new runs and flush. Second: exit at once (files are
+/// only ever replaced atomically, so nothing is corrupted).
+fn install_interrupt_handler() -> Arc<AtomicBool> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let hits = Arc::new(AtomicU32::new(0));
+    let (s, h) = (stop.clone(), hits.clone());
+    let _ = ctrlc::set_handler(move || {
+        if h.fetch_add(1, Ordering::SeqCst) == 0 {
+            s.store(true, Ordering::SeqCst);
+            eprintln!("\ninterrupt: finishing the runs in progress and saving them (press Ctrl-C again to quit at once)");
+        } else {
+            eprintln!("\nquitting at once; finished chunks are intact — rerun the same command to resume");
+            std::process::exit(EXIT_INTERRUPTED as i32);
+        }
+    });
+    stop
+}
+
+fn dry_run(cfg: &Config, grid: &Grid, threads: usize, shard: Option<(u32, u32)>, nw: usize) -> Result<()> {
+    println!(
+        "{}: {} cells × {} seeds = {} runs ({} chunk windows)",
+        cfg.name,
+        grid.cells.len(),
+        grid.seeds,
+        grid.n_runs(),
+        nw
+    );
+    let varied = &grid.varied;
+    for c in grid.cells.iter().take(200) {
+        println!("  {:>4}  {}  {}", c.index, c.id, c.describe(varied));
+    }
+    if grid.cells.len() > 200 {
+        println!("  … {} more", grid.cells.len() - 200);
+    }
+    if let Some((k, n)) = shard {
+        println!("shard {k}/{n}: {} of {nw} windows", shard_windows(nw, shard).len());
+    }
+    // Estimate: time one full lane group of replicates in up to 24 cells spread over the grid.
+    let step = (grid.cells.len() / 24).max(1);
+    let sample: Vec<&Cell> = grid.cells.iter().step_by(step).take(24).collect();
+    let t0 = Instant::now();
+    let seeds: Vec<u64> = (0..crate::core::dispatch::LANES.min(grid.seeds as usize) as u32)
+        .map(|r| grid.seed(r))
+        .collect();
+    for c in &sample {
+        c.trainer.run_many(&seeds, |_, _| {});
+    }
+    let per_run = t0.elapsed().as_secs_f64() / (sample.len() * seeds.len()) as f64;
+    let est = per_run * grid.n_runs() as f64 / threads as f64;
+    println!(
+        "estimated time: {} on {threads} threads (from {} sample runs; {:.0} µs per run)",
+        human_secs(est),
+        sample.len() * seeds.len(),
+        per_run * 1e6
+    );
+    Ok(())
+}

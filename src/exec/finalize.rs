@@ -1,0 +1,55 @@
+//! Assembling the final tables from complete chunks: runs.parquet (streamed), cells.parquet,
+//! effects.parquet, manifest.json and report.html.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Result, bail};
+
+use crate::analysis::tables::{CellStats, Outcomes, cells_frame, effects, effects_frame};
+use crate::core::Outcome;
+use crate::grid::Grid;
+use crate::store::atomic::{concat_parquet, write_bytes_atomic, write_parquet_atomic};
+use crate::store::manifest::{Manifest, now_utc};
+use crate::store::{self};
+
+/// What [`finalize`] produced, for the closing summary.
+pub(crate) struct Finalized {
+    pub stats: Vec<CellStats>,
+    pub manifest: Manifest,
+    /// `None` if report.html was written, else why not (the tables are complete either way).
+    pub report_error: Option<anyhow::Error>,
+}
+
+/// Writes the final tables of `grid` from `chunks` (complete, in canonical order) into `dir`.
+pub(crate) fn finalize(dir: &Path, grid: &Grid, chunks: &[PathBuf], mut manifest: Manifest) -> Result<Finalized> {
+    let runs_path = dir.join(store::RUNS);
+    let mut outcomes = Outcomes::empty(grid);
+    let n = concat_parquet(chunks, &runs_path, |df, origin| outcomes.absorb(grid, df, origin))?;
+    if n != grid.n_runs() {
+        bail!(
+            "the chunks hold {n} runs but the grid has {}: the results directory is inconsistent; rerun with --fresh",
+            grid.n_runs()
+        );
+    }
+    let stats = outcomes.cell_stats(grid);
+    let mut cells = cells_frame(grid, &stats)?;
+    write_parquet_atomic(&dir.join(store::CELLS), &mut cells)?;
+    let effects = effects(grid, &stats);
+    let mut ef = effects_frame(&effects)?;
+    write_parquet_atomic(&dir.join(store::EFFECTS), &mut ef)?;
+    let mut totals = [0u64; 4];
+    for s in &stats {
+        for (t, c) in totals.iter_mut().zip(s.counts) {
+            *t += c;
+        }
+    }
+    manifest.counts = Outcome::ALL.iter().zip(totals).map(|(o, c)| (o.name().to_string(), c)).collect();
+    manifest.finished = Some(now_utc());
+    write_bytes_atomic(&dir.join(store::MANIFEST), serde_json::to_string_pretty(&manifest)?.as_bytes())?;
+    let report_error = crate::report::data::write_report(dir, grid, &outcomes, &stats, &effects, &manifest).err();
+    Ok(Finalized {
+        stats,
+        manifest,
+        report_error,
+    })
+}

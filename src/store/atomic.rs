@@ -1,0 +1,135 @@
+//! Atomic file writes and Parquet reading/concatenation.
+//!
+//! Every file is written to a temporary name, fsynced and renamed, so a crash, `kill -9` or a
+//! full disk leaves either the old state or the complete new file — never a torn one.
+
+use std::fs::{self, File};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use polars::prelude::*;
+
+/// Writes `df` to `path` atomically: temp file, fsync, rename, fsync of the directory.
+pub(crate) fn write_parquet_atomic(path: &Path, df: &mut DataFrame) -> Result<()> {
+    let tmp = tmp_path(path);
+    let f = File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+    let res = ParquetWriter::new(&f)
+        .with_compression(ParquetCompression::Zstd(None))
+        .finish(df)
+        .map_err(anyhow::Error::from)
+        .and_then(|_| f.sync_all().map_err(anyhow::Error::from));
+    if let Err(e) = res {
+        let _ = fs::remove_file(&tmp);
+        return Err(e).with_context(|| format!("cannot write {}", path.display()));
+    }
+    commit(&tmp, path)
+}
+
+/// Writes bytes atomically (manifest, report).
+pub(crate) fn write_bytes_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = tmp_path(path);
+    let res = (|| -> std::io::Result<()> {
+        let mut f = File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()
+    })();
+    if let Err(e) = res {
+        let _ = fs::remove_file(&tmp);
+        return Err(e).with_context(|| format!("cannot write {}", path.display()));
+    }
+    commit(&tmp, path)
+}
+
+fn tmp_path(path: &Path) -> PathBuf {
+    let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+    path.with_file_name(format!(".{name}.tmp-{}", std::process::id()))
+}
+
+fn commit(tmp: &Path, path: &Path) -> Result<()> {
+    fs::rename(tmp, path).with_context(|| format!("cannot rename {} to {}", tmp.display(), path.display()))?;
+    if let Some(dir) = path.parent()
+        && let Ok(d) = File::open(dir)
+    {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+pub(crate) fn read_parquet(path: &Path) -> Result<DataFrame> {
+    // Read through a buffer rather than a memory map: thousands of chunk files are read in a
+    // row by the final assembly.
+    let bytes = fs::read(path).with_context(|| format!("cannot open {}", path.display()))?;
+    ParquetReader::new(std::io::Cursor::new(bytes))
+        .finish()
+        .map_err(anyhow::Error::from)
+        .with_context(|| format!("cannot read {} as Parquet", path.display()))
+}
+
+/// Concatenates chunk files, in the order given, into one Parquet file, streaming: at most
+/// ~16k rows are held in memory at once. `each` sees every chunk (and its path) as it passes.
+pub(crate) fn concat_parquet(chunks: &[PathBuf], out: &Path, each: impl FnMut(&DataFrame, &Path) -> Result<()>) -> Result<u64> {
+    let tmp = tmp_path(out);
+    let f = File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+    let res = concat_into(chunks, &f, each).and_then(|n| {
+        f.sync_all()?;
+        Ok(n)
+    });
+    drop(f);
+    match res {
+        Ok(n) => {
+            commit(&tmp, out)?;
+            Ok(n)
+        }
+        Err(e) => {
+            let _ = fs::remove_file(&tmp);
+            Err(e).with_context(|| format!("cannot write {}", out.display()))
+        }
+    }
+}
+
+fn concat_into(chunks: &[PathBuf], f: &File, mut each: impl FnMut(&DataFrame, &Path) -> Result<()>) -> Result<u64> {
+    let mut total = 0u64;
+    let mut writer: Option<polars::io::parquet::write::BatchedWriter<&File>> = None;
+    let mut pending: Option<DataFrame> = None;
+    fn flush<'a>(w: &mut Option<polars::io::parquet::write::BatchedWriter<&'a File>>, f: &'a File, df: &mut DataFrame) -> Result<()> {
+        df.rechunk_mut_par();
+        if w.is_none() {
+            *w = Some(
+                ParquetWriter::new(f)
+                    .with_compression(ParquetCompression::Zstd(None))
+                    .with_row_group_size(Some(16_384))
+                    .batched(df.schema())?,
+            );
+        }
+        w.as_mut().expect("set").write_batch(df)?;
+        Ok(())
+    }
+    for c in chunks {
+        let df = read_parquet(c)?;
+        each(&df, c)?;
+        total += df.height() as u64;
+        match pending.as_mut() {
+            None => pending = Some(df),
+            Some(p) => {
+                p.vstack_mut(&df)
+                    .map_err(anyhow::Error::from)
+                    .with_context(|| format!("{} does not match the other chunks' columns", c.display()))?;
+            }
+        }
+        if pending.as_ref().is_some_and(|p| p.height() >= 16_384) {
+            let mut p = pending.take().expect("some");
+            flush(&mut writer, f, &mut p)?;
+        }
+    }
+    if let Some(mut p) = pending.take() {
+        flush(&mut writer, f, &mut p)?;
+    }
+    match writer {
+        Some(w) => {
+            w.finish()?;
+        }
+        None => anyhow::bail!("no runs to write"),
+    }
+    Ok(total)
+}

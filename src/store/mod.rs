@@ -1,0 +1,64 @@
+//! The results directory: every file name, atomic writes, the runs schema, the manifest and
+//! the state files. Nothing else names a file of a results directory.
+//!
+//! ```text
+//! DIR/runs.parquet  cells.parquet  effects.parquet  compare_<factor>.parquet
+//! DIR/manifest.json  report.html
+//! DIR/state.json | state-shard-K-of-N.json     progress of a run / of one shard
+//! DIR/chunks/w<window>.parquet                  finished runs, one file per window
+//! DIR/reuse/<config hash>/…                     chunks of an outgrown config (grown grids)
+//! ```
+
+pub(crate) mod atomic;
+pub(crate) mod manifest;
+pub(crate) mod runs;
+
+use std::path::{Path, PathBuf};
+
+pub(crate) const RUNS: &str = "runs.parquet";
+pub(crate) const CELLS: &str = "cells.parquet";
+pub(crate) const EFFECTS: &str = "effects.parquet";
+pub(crate) const MANIFEST: &str = "manifest.json";
+pub(crate) const REPORT: &str = "report.html";
+pub(crate) const CHUNKS: &str = "chunks";
+/// Where the chunks of an outgrown config wait to be reused.
+pub(crate) const REUSE: &str = "reuse";
+
+/// The final files of a finished run (removed by `--fresh` and when a grid grows).
+pub(crate) const FINAL_FILES: [&str; 5] = [RUNS, CELLS, EFFECTS, MANIFEST, REPORT];
+
+/// `DIR/compare_<factor>.parquet`.
+pub(crate) fn compare_path(dir: &Path, factor: &str) -> PathBuf {
+    dir.join(format!("compare_{factor}.parquet"))
+}
+
+/// The chunk file of window `w`.
+pub(crate) fn chunk_path(dir: &Path, w: usize) -> PathBuf {
+    dir.join(CHUNKS).join(format!("w{w:07}.parquet"))
+}
+
+/// The state file of a run or of one shard.
+pub(crate) fn state_path(dir: &Path, shard: Option<(u32, u32)>) -> PathBuf {
+    dir.join(match shard {
+        None => "state.json".into(),
+        Some((k, n)) => format!("state-shard-{k}-of-{n}.json"),
+    })
+}
+
+/// Every state file in a directory (single run or shards), sorted.
+pub(crate) fn state_files(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
+                .map(|e| e.path())
+                .filter(|p| {
+                    p.file_name()
+                        .and_then(|n| n.to_str())
+                        .is_some_and(|n| n.starts_with("state") && n.ends_with(".json"))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}

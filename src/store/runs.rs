@@ -1,0 +1,295 @@
+//! The runs table: its schema, written AND read here only.
+//!
+//! Writers build a frame from [`RunRow`]s ([`runs_frame`]); every reader (resume and grown-grid
+//! reuse, the outcome matrix, findings, replay) goes through [`RunsView`], which checks the
+//! columns' types and refuses a null or unknown value with the file and row — a damaged table is
+//! an error, never a silent default.
+
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+use polars::prelude::*;
+
+use crate::core::{Outcome, RunResult};
+use crate::grid::Grid;
+use crate::params::{PARAMS, Value};
+
+/// One finished run, as the runner hands it to the sink.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RunRow {
+    pub cell: usize,
+    pub replicate: u32,
+    pub seed: u64,
+    pub result: RunResult,
+    pub wall_us: u64,
+}
+
+/// The runs table of `rows` (column order documented in the README).
+pub(crate) fn runs_frame(grid: &Grid, rows: &[RunRow]) -> PolarsResult<DataFrame> {
+    let n = rows.len();
+    let mut cols: Vec<Column> = Vec::with_capacity(40);
+    cols.push(Column::new(
+        "run_id".into(),
+        rows.iter().map(|r| grid.cells[r.cell].run_id(r.replicate)).collect::<Vec<_>>(),
+    ));
+    cols.push(Column::new(
+        "cell_id".into(),
+        rows.iter().map(|r| grid.cells[r.cell].id.clone()).collect::<Vec<_>>(),
+    ));
+    cols.push(Column::new(
+        "replicate".into(),
+        rows.iter().map(|r| r.replicate).collect::<Vec<_>>(),
+    ));
+    cols.push(Column::new("seed".into(), rows.iter().map(|r| r.seed).collect::<Vec<_>>()));
+    for (i, p) in PARAMS.iter().enumerate() {
+        cols.push(param_column(p.name, rows.iter().map(|r| &grid.cells[r.cell].values[i])));
+    }
+    cols.push(Column::new(
+        "outcome".into(),
+        rows.iter().map(|r| r.result.outcome.name()).collect::<Vec<_>>(),
+    ));
+    cols.push(Column::new(
+        "epochs".into(),
+        rows.iter().map(|r| r.result.epochs).collect::<Vec<_>>(),
+    ));
+    cols.push(Column::new(
+        "final_loss".into(),
+        rows.iter().map(|r| r.result.final_loss).collect::<Vec<_>>(),
+    ));
+    cols.push(Column::new(
+        "min_loss".into(),
+        rows.iter().map(|r| r.result.min_loss).collect::<Vec<_>>(),
+    ));
+    cols.push(Column::new(
+        "accuracy".into(),
+        rows.iter().map(|r| r.result.accuracy).collect::<Vec<_>>(),
+    ));
+    cols.push(Column::new(
+        "born_dead".into(),
+        rows.iter().map(|r| r.result.born_dead).collect::<Vec<_>>(),
+    ));
+    cols.push(Column::new(
+        "dead_units_init".into(),
+        rows.iter().map(|r| r.result.dead_units_init).collect::<Vec<_>>(),
+    ));
+    cols.push(Column::new(
+        "dead_units_final".into(),
+        rows.iter().map(|r| r.result.dead_units_final).collect::<Vec<_>>(),
+    ));
+    cols.push(Column::new(
+        "max_abs_param".into(),
+        rows.iter().map(|r| r.result.max_abs_param).collect::<Vec<_>>(),
+    ));
+    cols.push(Column::new("wall_us".into(), rows.iter().map(|r| r.wall_us).collect::<Vec<_>>()));
+    DataFrame::new(n, cols)
+}
+
+/// A column of parameter values with its natural type.
+pub(crate) fn param_column<'a>(name: &str, vals: impl Iterator<Item = &'a Value>) -> Column {
+    let vals: Vec<&Value> = vals.collect();
+    match vals.first() {
+        Some(Value::Bool(_)) => Column::new(name.into(), vals.iter().map(|v| matches!(v, Value::Bool(true))).collect::<Vec<_>>()),
+        Some(Value::U32(_)) => Column::new(
+            name.into(),
+            vals.iter().map(|v| if let Value::U32(u) = v { *u } else { 0 }).collect::<Vec<_>>(),
+        ),
+        Some(Value::F64(_)) => Column::new(
+            name.into(),
+            vals.iter()
+                .map(|v| if let Value::F64(x) = v { *x } else { f64::NAN })
+                .collect::<Vec<_>>(),
+        ),
+        _ => Column::new(name.into(), vals.iter().map(|v| v.to_string()).collect::<Vec<_>>()),
+    }
+}
+
+/// A finished run as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct StoredRun {
+    pub cell_id: String,
+    pub replicate: u32,
+    pub result: RunResult,
+    pub wall_us: u64,
+}
+
+/// Typed, checked access to the columns of a runs table (a chunk, a shard part or
+/// runs.parquet). Only the columns a reader needs must be present: [`RunsView::keys`] needs
+/// `cell_id, replicate, outcome, epochs`; [`RunsView::run`] needs every result column.
+pub(crate) struct RunsView<'a> {
+    df: &'a DataFrame,
+    origin: &'a Path,
+}
+
+impl<'a> RunsView<'a> {
+    pub(crate) fn new(df: &'a DataFrame, origin: &'a Path) -> RunsView<'a> {
+        RunsView { df, origin }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.df.height()
+    }
+
+    fn col(&self, name: &str) -> Result<&'a Column> {
+        anyhow::Context::with_context(self.df.column(name), || {
+            format!(
+                "{}: no column `{name}` — not a runs table of this initgrid version",
+                self.origin.display()
+            )
+        })
+    }
+
+    fn typed<T>(&self, name: &str, f: impl FnOnce(&'a Column) -> PolarsResult<T>) -> Result<T> {
+        anyhow::Context::with_context(f(self.col(name)?), || {
+            format!("{}: column `{name}` has the wrong type", self.origin.display())
+        })
+    }
+
+    fn null(&self, name: &str, row: usize) -> anyhow::Error {
+        anyhow::anyhow!(
+            "{}: row {row}: `{name}` is null or invalid — the table is damaged; rerun with --fresh (or delete the file to retrain its runs)",
+            self.origin.display()
+        )
+    }
+
+    /// `(cell_id, replicate, outcome, epochs)` of every row, in order.
+    pub(crate) fn keys(&self) -> Result<Vec<(&'a str, u32, Outcome, u32)>> {
+        let ids = self.typed("cell_id", |c| c.str())?;
+        let reps = self.typed("replicate", |c| c.u32())?;
+        let outs = self.typed("outcome", |c| c.str())?;
+        let eps = self.typed("epochs", |c| c.u32())?;
+        let mut v = Vec::with_capacity(self.len());
+        for (i, (((id, r), o), e)) in ids.iter().zip(reps.iter()).zip(outs.iter()).zip(eps.iter()).enumerate() {
+            let id = id.ok_or_else(|| self.null("cell_id", i))?;
+            let r = r.ok_or_else(|| self.null("replicate", i))?;
+            let o = o.and_then(|o| o.parse::<Outcome>().ok()).ok_or_else(|| self.null("outcome", i))?;
+            let e = e.ok_or_else(|| self.null("epochs", i))?;
+            v.push((id, r, o, e));
+        }
+        Ok(v)
+    }
+
+    /// Every row as a [`StoredRun`].
+    pub(crate) fn runs(&self) -> Result<Vec<StoredRun>> {
+        let keys = self.keys()?;
+        let f = |n: &str| self.typed(n, |c| c.f64());
+        let (fl, ml, acc, mx) = (f("final_loss")?, f("min_loss")?, f("accuracy")?, f("max_abs_param")?);
+        let bd = self.typed("born_dead", |c| c.bool())?;
+        let di = self.typed("dead_units_init", |c| c.u32())?;
+        let dfi = self.typed("dead_units_final", |c| c.u32())?;
+        let wall = self.typed("wall_us", |c| c.u64())?;
+        let mut out = Vec::with_capacity(keys.len());
+        for (i, (id, r, outcome, epochs)) in keys.into_iter().enumerate() {
+            // Losses may legitimately be NaN (a diverged run), but never null.
+            let x = |c: &ChunkedArray<Float64Type>, n: &str| c.get(i).ok_or_else(|| self.null(n, i));
+            let result = RunResult {
+                outcome,
+                epochs,
+                final_loss: x(fl, "final_loss")?,
+                min_loss: x(ml, "min_loss")?,
+                accuracy: x(acc, "accuracy")?,
+                born_dead: bd.get(i).ok_or_else(|| self.null("born_dead", i))?,
+                dead_units_init: di.get(i).ok_or_else(|| self.null("dead_units_init", i))?,
+                dead_units_final: dfi.get(i).ok_or_else(|| self.null("dead_units_final", i))?,
+                max_abs_param: x(mx, "max_abs_param")?,
+            };
+            out.push(StoredRun {
+                cell_id: id.to_string(),
+                replicate: r,
+                result,
+                wall_us: wall.get(i).ok_or_else(|| self.null("wall_us", i))?,
+            });
+        }
+        Ok(out)
+    }
+
+    /// A parameter column as canonical text, one entry per row.
+    pub(crate) fn param_text(&self, name: &str) -> Result<Vec<String>> {
+        let c = self.col(name)?.as_materialized_series().cast(&DataType::String)?;
+        let s = c.str()?;
+        s.iter()
+            .enumerate()
+            .map(|(i, v)| v.map(str::to_string).ok_or_else(|| self.null(name, i)))
+            .collect()
+    }
+
+    /// `born_dead` of every row.
+    pub(crate) fn born_dead(&self) -> Result<Vec<bool>> {
+        let c = self.typed("born_dead", |c| c.bool())?;
+        c.iter()
+            .enumerate()
+            .map(|(i, v)| v.ok_or_else(|| self.null("born_dead", i)))
+            .collect()
+    }
+}
+
+/// Every run of a runs table file.
+pub(crate) fn read_runs(path: &Path) -> Result<Vec<StoredRun>> {
+    let df = super::atomic::read_parquet(path)?;
+    RunsView::new(&df, path).runs()
+}
+
+/// The columns `cell_id, replicate, outcome, epochs` of a runs table file (a projection: the
+/// other columns are not read).
+pub(crate) fn read_keys_frame(path: &Path) -> Result<DataFrame> {
+    let p = path.to_str().context("non-UTF-8 path")?;
+    LazyFrame::scan_parquet(PlRefPath::new(p), ScanArgsParquet::default())?
+        .select([col("cell_id"), col("replicate"), col("outcome"), col("epochs")])
+        .collect()
+        .map_err(anyhow::Error::from)
+        .with_context(|| format!("cannot read {}", path.display()))
+}
+
+/// The stored run `run_id` of a runs table file.
+pub(crate) fn find_run(path: &Path, run_id: &str) -> Result<StoredRun> {
+    let p = path.to_str().context("non-UTF-8 path")?;
+    let df = LazyFrame::scan_parquet(PlRefPath::new(p), ScanArgsParquet::default())?
+        .filter(col("run_id").eq(lit(run_id)))
+        .collect()
+        .map_err(anyhow::Error::from)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    let mut runs = RunsView::new(&df, path).runs()?;
+    if runs.len() != 1 {
+        bail!(crate::error::Error::Usage(format!(
+            "--run {run_id}: {} rows in {} have this run_id (expected 1)",
+            runs.len(),
+            path.display()
+        )));
+    }
+    Ok(runs.remove(0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(epochs: Vec<Option<u32>>, outcome: Vec<Option<&str>>) -> DataFrame {
+        let n = epochs.len();
+        DataFrame::new(
+            n,
+            vec![
+                Column::new("cell_id".into(), vec!["0123456789abcdef"; n]),
+                Column::new("replicate".into(), (0..n as u32).collect::<Vec<_>>()),
+                Column::new("outcome".into(), outcome),
+                Column::new("epochs".into(), epochs),
+            ],
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn a_null_or_unknown_value_is_an_error_naming_file_and_row() {
+        let p = Path::new("DIR/runs.parquet");
+        let ok = frame(vec![Some(3), Some(7)], vec![Some("converged"), Some("dead")]);
+        let k = RunsView::new(&ok, p).keys().unwrap();
+        assert_eq!(k[1], ("0123456789abcdef", 1, Outcome::Dead, 7));
+        let null_epochs = frame(vec![Some(3), None], vec![Some("converged"), Some("dead")]);
+        let e = RunsView::new(&null_epochs, p).keys().unwrap_err().to_string();
+        assert!(e.contains("DIR/runs.parquet: row 1: `epochs` is null"), "{e}");
+        let bad_outcome = frame(vec![Some(3), Some(4)], vec![Some("exploded"), Some("dead")]);
+        let e = RunsView::new(&bad_outcome, p).keys().unwrap_err().to_string();
+        assert!(e.contains("row 0: `outcome`"), "{e}");
+        // A missing result column is named too.
+        let e = RunsView::new(&ok, p).runs().unwrap_err().to_string();
+        assert!(e.contains("no column `final_loss`"), "{e}");
+    }
+}
