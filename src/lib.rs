@@ -7,7 +7,9 @@
 pub mod app;
 pub mod bench;
 pub mod cli;
+pub mod clustered;
 pub mod config;
+pub mod confseq;
 pub mod core;
 pub mod findings;
 pub mod grid;
