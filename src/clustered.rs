@@ -252,10 +252,7 @@ pub struct ClusteredRate {
 impl ClusteredRate {
     /// The interval as a [`crate::stats::Interval`].
     pub fn ci(&self) -> Interval {
-        Interval {
-            lo: self.lo,
-            hi: self.hi,
-        }
+        Interval { lo: self.lo, hi: self.hi }
     }
 
     /// The effective sample size n/deff.
@@ -386,11 +383,7 @@ mod tests {
     }
 
     fn sp(only_a: u64, only_b: u64, pairs: u64) -> SeedPairs {
-        SeedPairs {
-            only_a,
-            only_b,
-            pairs,
-        }
+        SeedPairs { only_a, only_b, pairs }
     }
 
     /// The 3-seed × 2-cell example of issue 13, written out pair by pair:

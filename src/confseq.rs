@@ -101,11 +101,7 @@ impl Boundary {
     fn g(&self, p: f64) -> f64 {
         // 0 · ln 0 = 0 at the edges.
         let s = if self.k > 0.0 { self.k * p.ln() } else { 0.0 };
-        let f = if self.n_minus_k > 0.0 {
-            self.n_minus_k * (-p).ln_1p()
-        } else {
-            0.0
-        };
+        let f = if self.n_minus_k > 0.0 { self.n_minus_k * (-p).ln_1p() } else { 0.0 };
         self.c - s - f
     }
 
@@ -115,8 +111,7 @@ impl Boundary {
     fn root(&self, mut inside: f64, mut outside: f64) -> f64 {
         for _ in 0..2000 {
             let mid = 0.5 * (inside + outside);
-            if mid == inside || mid == outside || (outside - inside).abs() <= 2.0 * f64::EPSILON * mid
-            {
+            if mid == inside || mid == outside || (outside - inside).abs() <= 2.0 * f64::EPSILON * mid {
                 break;
             }
             if self.g(mid) < 0.0 {
@@ -391,14 +386,10 @@ pub fn simulate_coverage(s: &CoverageSetting) -> CoverageResult {
                 n += 1;
             }
             let p_hat = k as f64 / n as f64;
-            if nv_stop.is_none()
-                && (n == s.max_n || precise_enough(p_hat, wilson(k, n, s.confidence), s.precision))
-            {
+            if nv_stop.is_none() && (n == s.max_n || precise_enough(p_hat, wilson(k, n, s.confidence), s.precision)) {
                 nv_stop = Some((k, n));
             }
-            if cs_stop.is_none()
-                && (n == s.max_n || cs_precise_enough(k, n, s.confidence, prior, s.precision))
-            {
+            if cs_stop.is_none() && (n == s.max_n || cs_precise_enough(k, n, s.confidence, prior, s.precision)) {
                 cs_stop = Some((k, n));
             }
         }
