@@ -3,6 +3,8 @@
 //! per-group rates ([`summary`]), paired comparisons ([`paired`]) and the article's findings
 //! ([`findings`]).
 
+pub mod clustered;
+pub mod confseq;
 pub mod stats;
 
 pub mod findings;
