@@ -11,6 +11,7 @@ pub mod config;
 pub mod core;
 pub mod findings;
 pub mod grid;
+pub mod lock;
 pub mod manifest;
 pub mod merge;
 pub mod replay;
