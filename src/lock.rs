@@ -104,9 +104,10 @@ pub enum LockError {
     /// Another open file description holds the lock: another process is writing this directory.
     #[error(
         "{dir} is in use by another initgrid process ({holder}; lock file {path}) — wait for it \
-         to finish, or stop it{kill}; if no such process runs{on_host}, the lock is held by a \
-         process on another machine sharing this directory (`fuser -v {path}` on that machine \
-         names it) — do not delete the lock file while it is held",
+         to finish, or stop it{kill}; if no such process runs{on_host}, another process still \
+         holds the lock file open (one on another machine sharing this directory, or a child \
+         that inherited it: `fuser -v {path}` names it on its machine) — do not delete the lock \
+         file while it is held",
         dir = dir.display(),
         path = path.display(),
         holder = describe(holder),
@@ -136,7 +137,7 @@ fn describe(holder: &Option<Holder>) -> String {
 
 fn kill_hint(holder: &Option<Holder>) -> String {
     match holder.as_ref().and_then(|h| h.pid) {
-        Some(pid) => format!(" (`kill {pid}`; it saves its finished runs)"),
+        Some(pid) => format!(" (`kill {pid}`)"),
         None => String::new(),
     }
 }
