@@ -18,6 +18,7 @@
 
 pub mod analysis;
 pub mod core;
+pub mod store;
 
 pub(crate) mod cli;
 pub(crate) mod commands;
@@ -27,7 +28,6 @@ pub(crate) mod exec;
 pub(crate) mod grid;
 pub(crate) mod params;
 pub(crate) mod report;
-pub(crate) mod store;
 pub(crate) mod text;
 
 use std::process::ExitCode;

@@ -10,6 +10,7 @@
 //! ```
 
 pub(crate) mod atomic;
+pub mod lock;
 pub(crate) mod manifest;
 pub(crate) mod runs;
 
