@@ -260,6 +260,12 @@ pub fn read_run_rows(path: &Path, map: &mut crate::runner::Reuse) -> Result<()> 
             born_dead: bd.get(i).unwrap_or(false),
             dead_units_init: di.get(i).unwrap_or(0),
             dead_units_final: df_.get(i).unwrap_or(0),
+            // core-mech: these columns are not in the runs schema yet (the lead wires them).
+            dead_cause: None,
+            live_units_init: 0,
+            live_units_final: 0,
+            initial_loss: f64::NAN,
+            loss_at_90pct: f64::NAN,
             max_abs_param: mx.get(i).unwrap_or(f64::NAN),
         };
         map.insert((id.to_string(), r), (result, wall.get(i).unwrap_or(0)));
