@@ -14,7 +14,7 @@ pub mod train;
 #[cfg(test)]
 mod tests;
 
+pub use capacity::Requirement;
 pub use data::Dataset;
 pub use spec::{Activation, Batch, BiasInit, InitDist, InitOrder, Layout, Loss, SampleOrder, Targets};
-pub use capacity::Requirement;
 pub use train::{DeadCause, Outcome, Params, RunResult, SpecError, TrainSpec, Trainer, Trajectory};

@@ -530,12 +530,7 @@ impl Trainer {
                     continue;
                 }
                 st.needs_check = false;
-                if traj.is_none()
-                    && st.epoch != 0
-                    && st.epoch != max_epochs
-                    && st.epoch != e90
-                    && decide_now.0[k] == 0.0
-                {
+                if traj.is_none() && st.epoch != 0 && st.epoch != max_epochs && st.epoch != e90 && decide_now.0[k] == 0.0 {
                     let l = ev.loss.0[k];
                     if l < st.min_loss {
                         st.min_loss = l; // finite here: a non-finite loss is a decision
