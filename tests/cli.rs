@@ -37,12 +37,18 @@ fn runs_and_cells_tables_have_the_documented_schema() {
         ("diverge_loss", DataType::Float64),
         ("outcome", DataType::String),
         ("epochs", DataType::UInt32),
+        ("dead_cause", DataType::String),
+        ("mechanism", DataType::String),
         ("final_loss", DataType::Float64),
         ("min_loss", DataType::Float64),
         ("accuracy", DataType::Float64),
         ("born_dead", DataType::Boolean),
         ("dead_units_init", DataType::UInt32),
         ("dead_units_final", DataType::UInt32),
+        ("live_units_init", DataType::UInt32),
+        ("live_units_final", DataType::UInt32),
+        ("initial_loss", DataType::Float64),
+        ("loss_at_90pct", DataType::Float64),
         ("max_abs_param", DataType::Float64),
         ("wall_us", DataType::UInt64),
     ];
@@ -73,8 +79,15 @@ fn runs_and_cells_tables_have_the_documented_schema() {
         "p_diverged_lo",
         "p_dead_hi",
         "p_stalled",
-        "epochs_median",
-        "epochs_p90",
+        "epochs_median_converged",
+        "epochs_p90_converged",
+        "epochs_to_half",
+        "rmst_epochs",
+        "budget_binding",
+        "born_doomed",
+        "died_doomed",
+        "still_improving",
+        "plateau",
         "cell_id",
         "layout",
         "lr",
@@ -87,9 +100,26 @@ fn runs_and_cells_tables_have_the_documented_schema() {
     assert_eq!(lay.get(0), Some("sigmoid-sigmoid"));
     assert_eq!((lr.get(0), lr.get(1)), (Some(0.5), Some(3.0)));
     assert_eq!(lay.get(11), Some("relu-relu"));
+    // Mechanisms partition the failures; dead_cause is set exactly for dead runs.
+    for i in 0..12 {
+        let g = |c: &str| cells.column(c).unwrap().u64().unwrap().get(i).unwrap();
+        assert_eq!(
+            g("born_doomed") + g("died_doomed") + g("still_improving") + g("plateau"),
+            g("dead") + g("stalled")
+        );
+        assert_eq!(g("born_doomed") + g("died_doomed"), g("dead"));
+    }
+    let oc = runs.column("outcome").unwrap().str().unwrap();
+    let dc = runs.column("dead_cause").unwrap().str().unwrap();
+    let me = runs.column("mechanism").unwrap().str().unwrap();
+    for i in 0..runs.height() {
+        assert_eq!(dc.get(i).is_some(), oc.get(i) == Some("dead"), "row {i}");
+        assert_eq!(me.get(i).is_none(), oc.get(i) == Some("converged"), "row {i}");
+    }
+    let m: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(m["results_format"], 2);
     let effects = read(&out.join("effects.parquet"));
     assert_eq!(effects.height(), (3 + 2 + 2) * 4);
-    let m: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();
     for k in [
         "config",
         "resolved",

@@ -9,7 +9,7 @@ use anyhow::{Result, bail};
 use polars::prelude::*;
 
 use super::stats::{CONFIDENCE, wilson};
-use crate::core::Outcome;
+use crate::core::{Mechanism, Outcome};
 use crate::grid::Grid;
 use crate::params::PARAMS;
 use crate::store::runs::{RunsView, param_column, read_keys_frame};
@@ -21,8 +21,22 @@ pub(crate) struct CellStats {
     pub n: u64,
     /// converged, diverged, dead, stalled
     pub counts: [u64; 4],
+    /// Failure mechanisms, in the order of [`Mechanism::ALL`].
+    pub mechanisms: [u64; 5],
+    /// The cell's epoch budget (max_epochs).
+    pub budget: u32,
+    /// Median / 90th percentile of the epochs of the runs that converged (survivors only).
     pub epochs_median: Option<f64>,
     pub epochs_p90: Option<f64>,
+    /// First epoch by which half of the cell's runs had converged; `None` when fewer than half
+    /// converge within the budget ("> budget").
+    pub epochs_to_half: Option<u32>,
+    /// Restricted mean epochs to convergence up to the budget (runs that did not converge
+    /// count the budget).
+    pub rmst_epochs: f64,
+    /// At least 10 % of the converged runs converged in the last 10 % of the budget: the rate
+    /// is still rising at the cut-off.
+    pub budget_binding: bool,
 }
 
 /// `cells.parquet`: parameters, cell_id, n, counts, rates with Wilson 95 % intervals, epochs.
@@ -54,12 +68,30 @@ pub(crate) fn cells_frame(grid: &Grid, stats: &[CellStats]) -> PolarsResult<Data
             ci.iter().map(|c| c.hi).collect::<Vec<_>>(),
         ));
     }
+    for (k, m) in Mechanism::ALL.iter().enumerate().filter(|(_, m)| **m != Mechanism::Diverged) {
+        cols.push(Column::new(
+            m.name().into(),
+            stats.iter().map(|s| s.mechanisms[k]).collect::<Vec<_>>(),
+        ));
+    }
     cols.push(Column::new(
-        "epochs_median".into(),
+        "epochs_to_half".into(),
+        stats.iter().map(|s| s.epochs_to_half).collect::<Vec<_>>(),
+    ));
+    cols.push(Column::new(
+        "rmst_epochs".into(),
+        stats.iter().map(|s| s.rmst_epochs).collect::<Vec<_>>(),
+    ));
+    cols.push(Column::new(
+        "budget_binding".into(),
+        stats.iter().map(|s| s.budget_binding).collect::<Vec<_>>(),
+    ));
+    cols.push(Column::new(
+        "epochs_median_converged".into(),
         stats.iter().map(|s| s.epochs_median).collect::<Vec<_>>(),
     ));
     cols.push(Column::new(
-        "epochs_p90".into(),
+        "epochs_p90_converged".into(),
         stats.iter().map(|s| s.epochs_p90).collect::<Vec<_>>(),
     ));
     DataFrame::new(stats.len(), cols)
@@ -143,6 +175,8 @@ pub(crate) struct Outcomes {
     /// `Outcome as u8`, or `MISSING`.
     pub code: Vec<u8>,
     pub epochs: Vec<u32>,
+    /// `Mechanism as u8`, or `MISSING` (converged or absent).
+    pub mech: Vec<u8>,
 }
 
 impl Outcomes {
@@ -155,6 +189,7 @@ impl Outcomes {
             seeds: grid.seeds,
             code: vec![Self::MISSING; n],
             epochs: vec![0; n],
+            mech: vec![Self::MISSING; n],
         }
     }
 
@@ -172,8 +207,10 @@ impl Outcomes {
     pub(crate) fn absorb(&mut self, grid: &Grid, df: &DataFrame, origin: &Path) -> Result<()> {
         let index: HashMap<&str, usize> = grid.cells.iter().map(|c| (c.id.as_str(), c.index)).collect();
         let seeds = grid.seeds as usize;
-        let (code, epochs) = (&mut self.code, &mut self.epochs);
-        for (i, (id, r, o, e)) in RunsView::new(df, origin).keys()?.into_iter().enumerate() {
+        let (code, epochs, mech) = (&mut self.code, &mut self.epochs, &mut self.mech);
+        let view = RunsView::new(df, origin);
+        let mechs = view.mechanisms()?;
+        for (i, (id, r, o, e)) in view.keys()?.into_iter().enumerate() {
             let Some(&c) = index.get(id) else {
                 bail!("{}: row {i}: cell `{id}` is not a cell of this grid", origin.display());
             };
@@ -182,6 +219,7 @@ impl Outcomes {
             }
             code[c * seeds + r as usize] = o as u8;
             epochs[c * seeds + r as usize] = e;
+            mech[c * seeds + r as usize] = mechs[i].map_or(Self::MISSING, |m| m as u8);
         }
         Ok(())
     }
@@ -190,16 +228,22 @@ impl Outcomes {
     /// numpy) of the epochs of converged runs, in canonical cell order; cells without runs
     /// are left out.
     pub(crate) fn cell_stats(&self, grid: &Grid) -> Vec<CellStats> {
+        let budget_i = crate::params::param_index("max_epochs").expect("known");
         let mut out = Vec::with_capacity(grid.cells.len());
         let mut conv: Vec<f64> = Vec::with_capacity(grid.seeds as usize);
         for c in &grid.cells {
             let mut counts = [0u64; 4];
+            let mut mechanisms = [0u64; 5];
             conv.clear();
             for r in 0..grid.seeds {
                 if let Some(o) = self.get(c.index, r) {
                     counts[o as usize] += 1;
                     if o == Outcome::Converged {
                         conv.push(self.epochs(c.index, r) as f64);
+                    }
+                    let m = self.mech[c.index * self.seeds as usize + r as usize];
+                    if let Some(slot) = mechanisms.get_mut(m as usize) {
+                        *slot += 1;
                     }
                 }
             }
@@ -209,12 +253,22 @@ impl Outcomes {
             }
             conv.sort_by(f64::total_cmp);
             let q = |p: f64| (!conv.is_empty()).then(|| super::stats::quantile(&conv, p));
+            let budget = match c.values[budget_i] {
+                crate::params::Value::U32(b) => b,
+                _ => 0,
+            };
+            let timing = convergence_timing(&conv, n, budget);
             out.push(CellStats {
                 cell: c.index,
                 n,
                 counts,
+                mechanisms,
+                budget,
                 epochs_median: q(0.5),
                 epochs_p90: q(0.9),
+                epochs_to_half: timing.0,
+                rmst_epochs: timing.1,
+                budget_binding: timing.2,
             });
         }
         out
@@ -228,5 +282,44 @@ impl Outcomes {
 
     pub(crate) fn epochs(&self, c: usize, r: u32) -> u32 {
         self.epochs[c * self.seeds as usize + r as usize]
+    }
+}
+
+/// Censoring-aware timing of one cell from the sorted epochs of its converged runs, its n and
+/// its budget: (epochs_to_half, rmst_epochs, budget_binding).
+///
+/// A run that converged at epoch e ≤ budget converges at e under any budget ≥ e (runs are
+/// deterministic prefixes of longer runs), so these are exact, not estimates:
+/// * epochs_to_half — the ⌈n/2⌉-th smallest convergence epoch, `None` if fewer than n/2 converged;
+/// * rmst_epochs — mean of min(T, budget) over all n runs, T = convergence epoch (∞ if none);
+/// * budget_binding — at least 10 % of the converged runs converged after 90 % of the budget.
+pub(crate) fn convergence_timing(conv_sorted: &[f64], n: u64, budget: u32) -> (Option<u32>, f64, bool) {
+    let k = conv_sorted.len() as u64;
+    let half = n.div_ceil(2);
+    let to_half = (k >= half && half > 0).then(|| conv_sorted[half as usize - 1] as u32);
+    let rmst = (conv_sorted.iter().sum::<f64>() + (n - k) as f64 * budget as f64) / n as f64;
+    let late = conv_sorted.iter().filter(|&&e| e > 0.9 * budget as f64).count() as f64;
+    let binding = k > 0 && late >= 0.1 * k as f64;
+    (to_half, rmst, binding)
+}
+
+#[cfg(test)]
+mod timing_tests {
+    use super::convergence_timing;
+
+    #[test]
+    fn censoring_aware_timing_by_hand() {
+        // 5 runs, budget 100: converged at 10, 20, 95; two never.
+        let (half, rmst, binding) = convergence_timing(&[10.0, 20.0, 95.0], 5, 100);
+        assert_eq!(half, Some(95)); // the 3rd of 5 runs converged at 95
+        assert_eq!(rmst, (10.0 + 20.0 + 95.0 + 200.0) / 5.0);
+        assert!(binding); // 1 of 3 converged after epoch 90
+        // Fewer than half converge: "> budget".
+        let (half, rmst, binding) = convergence_timing(&[10.0], 4, 100);
+        assert_eq!(half, None);
+        assert_eq!(rmst, (10.0 + 300.0) / 4.0);
+        assert!(!binding);
+        // Nothing converges: RMST is the budget, never binding.
+        assert_eq!(convergence_timing(&[], 3, 50), (None, 50.0, false));
     }
 }

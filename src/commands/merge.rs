@@ -98,6 +98,7 @@ pub(crate) fn merge(a: &MergeArgs) -> Result<()> {
     let trained: u64 = shards.iter().map(|(_, m)| m.runs_trained).sum();
     let wall: f64 = shards.iter().map(|(_, m)| m.wall_seconds).fold(0.0, f64::max);
     let manifest = Manifest {
+        results_format: crate::store::RESULTS_FORMAT,
         initgrid_version: VERSION.into(),
         git_commit: GIT_COMMIT.into(),
         rustc: RUSTC.into(),

@@ -5,7 +5,7 @@ use anyhow::Result;
 use serde::Serialize;
 
 use crate::cli::ReplayArgs;
-use crate::core::Params;
+use crate::core::{DeadCause, Mechanism, Params};
 use crate::error::Error;
 use crate::exec::replay::replay_run;
 
@@ -22,10 +22,17 @@ struct ReplayJson<'a> {
     born_dead: bool,
     dead_units_init: u32,
     dead_units_final: u32,
+    dead_cause: Option<&'a str>,
+    mechanism: Option<&'a str>,
+    live_units_init: u32,
+    live_units_final: u32,
+    initial_loss: f64,
+    loss_at_90pct: f64,
     max_abs_param: f64,
     losses: &'a [f64],
     accuracies: &'a [f64],
     dead_units: &'a [u32],
+    live_units: &'a [u32],
     initial_params: &'a Params,
     final_params: &'a Params,
 }
@@ -49,10 +56,17 @@ pub(crate) fn replay(a: &ReplayArgs) -> Result<()> {
             born_dead: res.born_dead,
             dead_units_init: res.dead_units_init,
             dead_units_final: res.dead_units_final,
+            dead_cause: res.dead_cause.map(|c| c.name()),
+            mechanism: Mechanism::of(res).map(|m| m.name()),
+            live_units_init: res.live_units_init,
+            live_units_final: res.live_units_final,
+            initial_loss: res.initial_loss,
+            loss_at_90pct: res.loss_at_90pct,
             max_abs_param: res.max_abs_param,
             losses: &tr.losses,
             accuracies: &tr.accuracies,
             dead_units: &tr.dead_units,
+            live_units: &tr.live_units,
             initial_params: &tr.initial_params,
             final_params: &tr.final_params,
         };
@@ -63,12 +77,29 @@ pub(crate) fn replay(a: &ReplayArgs) -> Result<()> {
             a.run, res.outcome, res.epochs, res.final_loss, res.accuracy
         );
         println!(
-            "born dead: {}, dead units {} → {}, max |θ| {:.3e}",
-            res.born_dead, res.dead_units_init, res.dead_units_final, res.max_abs_param
+            "born dead: {}, dead units {} → {}, live units {} → {}, max |θ| {:.3e}",
+            res.born_dead, res.dead_units_init, res.dead_units_final, res.live_units_init, res.live_units_final, res.max_abs_param
         );
+        match (res.dead_cause, Mechanism::of(res)) {
+            (Some(DeadCause::Capacity), Some(m)) => println!(
+                "dead at epoch {} ({}): too few live units for the data's label alternations — it can never converge (proof: src/core/capacity.rs)",
+                res.epochs,
+                m.name()
+            ),
+            (Some(DeadCause::Layer), Some(m)) => println!(
+                "dead at epoch {} ({}): a whole ReLU layer is inactive on every point, so no gradient reaches below it",
+                res.epochs,
+                m.name()
+            ),
+            (_, Some(m)) => println!("failure mechanism: {}", m.name()),
+            _ => {}
+        }
         let n = tr.losses.len();
         let rows = a.rows.max(2).min(n);
-        println!("\n{:>7}  {:>14}  {:>8}  {:>10}", "epoch", "mean loss", "accuracy", "dead units");
+        println!(
+            "\n{:>7}  {:>14}  {:>8}  {:>10}  {:>10}",
+            "epoch", "mean loss", "accuracy", "dead units", "live units"
+        );
         let mut last = usize::MAX;
         for i in 0..rows {
             let e = if rows == 1 { 0 } else { i * (n - 1) / (rows - 1) };
@@ -77,8 +108,11 @@ pub(crate) fn replay(a: &ReplayArgs) -> Result<()> {
             }
             last = e;
             println!(
-                "{e:>7}  {:>14.6e}  {:>8.2}  {:>10}",
-                tr.losses[e], tr.accuracies[e], tr.dead_units[e]
+                "{e:>7}  {:>14.6e}  {:>8.2}  {:>10}  {:>10}",
+                tr.losses[e],
+                tr.accuracies[e],
+                tr.dead_units[e],
+                tr.live_units.get(e).copied().unwrap_or(0)
             );
         }
         print_params("initial parameters", &tr.initial_params);

@@ -46,6 +46,7 @@ pub(crate) fn run(args: &RunArgs) -> Result<()> {
     prepare_dir(&dir, &resolved, shard, args.fresh)?;
     let started = now_utc();
     let mut manifest = Manifest {
+        results_format: crate::store::RESULTS_FORMAT,
         initgrid_version: VERSION.into(),
         git_commit: GIT_COMMIT.into(),
         rustc: RUSTC.into(),

@@ -1,6 +1,7 @@
 //! The training core: data sets, network specs, initialisation, the SIMD-lane kernels and the
 //! run loop. No I/O, no polars: it builds and tests in seconds.
 
+pub mod capacity;
 pub mod data;
 pub mod dispatch;
 pub mod init;
@@ -13,6 +14,7 @@ pub mod train;
 #[cfg(test)]
 mod tests;
 
+pub use capacity::Requirement;
 pub use data::Dataset;
 pub use spec::{Activation, Batch, BiasInit, InitDist, InitOrder, Layout, Loss, SampleOrder, Targets};
-pub use train::{Outcome, Params, RunResult, SpecError, TrainSpec, Trainer, Trajectory};
+pub use train::{DeadCause, Mechanism, Outcome, Params, RunResult, SpecError, TrainSpec, Trainer, Trajectory};

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 
+use super::capacity::{self, Requirement};
 use super::data::Dataset;
 use super::init::init_params;
 use super::lanes::{Lanes, flat};
@@ -91,7 +92,9 @@ pub enum Outcome {
     Converged,
     /// Loss or a parameter non-finite, or loss > diverge_loss.
     Diverged,
-    /// Not converged, and some ReLU layer is inactive on every sample (no gradient below it).
+    /// Not converged, and provably never will be: some ReLU layer is inactive on every sample
+    /// (no gradient below it), or too few live hidden units are left for the data
+    /// ([`DeadCause`]).
     Dead,
     /// Anything else when max_epochs is reached.
     Stalled,
@@ -125,13 +128,120 @@ impl std::str::FromStr for Outcome {
     }
 }
 
-/// What one run produced.
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// Why a run is [`Outcome::Dead`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum DeadCause {
+    /// A whole ReLU layer is inactive on every training point (takes precedence).
+    Layer,
+    /// Too few live units in the one hidden ReLU layer for the data's label alternations
+    /// (proof in [`super::capacity`]).
+    Capacity,
+}
+
+impl DeadCause {
+    pub const ALL: [DeadCause; 2] = [DeadCause::Layer, DeadCause::Capacity];
+    pub fn name(self) -> &'static str {
+        match self {
+            DeadCause::Layer => "layer",
+            DeadCause::Capacity => "capacity",
+        }
+    }
+}
+
+impl std::fmt::Display for DeadCause {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for DeadCause {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        DeadCause::ALL
+            .into_iter()
+            .find(|o| o.name() == s)
+            .ok_or_else(|| format!("unknown dead cause `{s}`: use layer or capacity"))
+    }
+}
+
+/// How a run that did not converge failed — measured, never asserted. One-line definitions:
+///
+/// * `born_doomed` — dead at epoch 0: a whole ReLU layer inactive on every point, or too few
+///   live units for the data (proof in [`super::capacity`]); it can never converge.
+/// * `died_doomed` — became dead or doomed during training (epoch > 0), for the same reasons.
+/// * `diverged` — the loss or a parameter became non-finite, or the loss exceeded diverge_loss.
+/// * `still_improving` — ran out of budget while the loss was still falling: the final loss is
+///   below the loss at 90 % of the budget by more than [`Mechanism::IMPROVING_MARGIN`] (relative).
+/// * `plateau` — ran out of budget with no such progress over the last 10 % of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Mechanism {
+    BornDoomed,
+    DiedDoomed,
+    Diverged,
+    StillImproving,
+    Plateau,
+}
+
+impl Mechanism {
+    pub const ALL: [Mechanism; 5] = [
+        Mechanism::BornDoomed,
+        Mechanism::DiedDoomed,
+        Mechanism::Diverged,
+        Mechanism::StillImproving,
+        Mechanism::Plateau,
+    ];
+    /// Relative drop of the loss over the last 10 % of the budget that counts as "still
+    /// improving": final_loss < (1 − 0.01) · loss_at_90pct.
+    pub const IMPROVING_MARGIN: f64 = 0.01;
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Mechanism::BornDoomed => "born_doomed",
+            Mechanism::DiedDoomed => "died_doomed",
+            Mechanism::Diverged => "diverged",
+            Mechanism::StillImproving => "still_improving",
+            Mechanism::Plateau => "plateau",
+        }
+    }
+
+    /// The mechanism of a run (`None` for a converged run).
+    pub fn of(r: &RunResult) -> Option<Mechanism> {
+        match r.outcome {
+            Outcome::Converged => None,
+            Outcome::Diverged => Some(Mechanism::Diverged),
+            Outcome::Dead if r.epochs == 0 => Some(Mechanism::BornDoomed),
+            Outcome::Dead => Some(Mechanism::DiedDoomed),
+            Outcome::Stalled => {
+                if r.final_loss < (1.0 - Self::IMPROVING_MARGIN) * r.loss_at_90pct {
+                    Some(Mechanism::StillImproving)
+                } else {
+                    Some(Mechanism::Plateau) // includes a NaN loss_at_90pct (compare is false)
+                }
+            }
+        }
+    }
+}
+
+impl std::str::FromStr for Mechanism {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Mechanism::ALL
+            .into_iter()
+            .find(|m| m.name() == s)
+            .ok_or_else(|| format!("unknown mechanism `{s}`"))
+    }
+}
+
+/// What one run produced. Two results are equal when every field has the same bits (so a
+/// NaN loss equals itself: `==` means "the same run outcome", and is an equivalence).
+#[derive(Debug, Clone, Copy)]
 pub struct RunResult {
     pub outcome: Outcome,
-    /// Epoch at which the outcome was decided (convergence, divergence, death under plain SGD),
-    /// or max_epochs.
+    /// Epoch at which the outcome was decided (convergence, divergence, death under plain SGD —
+    /// for a capacity-doomed run the epoch it became doomed, 0 if born doomed), or max_epochs.
     pub epochs: u32,
+    /// Why the run is dead; `None` for every other outcome.
+    pub dead_cause: Option<DeadCause>,
     pub final_loss: f64,
     /// Smallest finite epoch loss seen (entry 0 included); +∞ if none was finite.
     pub min_loss: f64,
@@ -141,9 +251,40 @@ pub struct RunResult {
     pub born_dead: bool,
     pub dead_units_init: u32,
     pub dead_units_final: u32,
+    /// ReLU units (summed over every ReLU layer, output included) active on at least one
+    /// training point at epoch 0 and at the end: `live + dead = ReLU units`.
+    pub live_units_init: u32,
+    pub live_units_final: u32,
+    /// Whole-data loss at epoch 0.
+    pub initial_loss: f64,
+    /// Whole-data loss at epoch ⌈0.9·max_epochs⌉ if the run got there (so `final_loss` of a run
+    /// decided exactly then), else NaN.
+    pub loss_at_90pct: f64,
     /// max |θ| at the end (NaN/∞ for diverged runs).
     pub max_abs_param: f64,
 }
+
+impl PartialEq for RunResult {
+    fn eq(&self, o: &Self) -> bool {
+        let f = |a: f64, b: f64| a.to_bits() == b.to_bits();
+        self.outcome == o.outcome
+            && self.epochs == o.epochs
+            && self.dead_cause == o.dead_cause
+            && f(self.final_loss, o.final_loss)
+            && f(self.min_loss, o.min_loss)
+            && f(self.accuracy, o.accuracy)
+            && self.born_dead == o.born_dead
+            && self.dead_units_init == o.dead_units_init
+            && self.dead_units_final == o.dead_units_final
+            && self.live_units_init == o.live_units_init
+            && self.live_units_final == o.live_units_final
+            && f(self.initial_loss, o.initial_loss)
+            && f(self.loss_at_90pct, o.loss_at_90pct)
+            && f(self.max_abs_param, o.max_abs_param)
+    }
+}
+
+impl Eq for RunResult {}
 
 /// Parameters of one layer, for display and JSON: `weights[j][i]` is from input i to unit j.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -168,6 +309,8 @@ pub struct Trajectory {
     pub losses: Vec<f64>,
     pub accuracies: Vec<f64>,
     pub dead_units: Vec<u32>,
+    /// Live ReLU units per epoch (as [`RunResult::live_units_final`]).
+    pub live_units: Vec<u32>,
     pub initial_params: Params,
     pub final_params: Params,
 }
@@ -183,6 +326,12 @@ pub struct Trainer {
     stop_when_dead: bool,
     /// One-hot or binary targets per sample, `[s·out + k]`.
     targets: Vec<f64>,
+    /// Live hidden units the data needs, when the capacity proof covers this network.
+    capacity: Option<Requirement>,
+    /// Stop capacity-doomed runs (when `stop_when_dead` also holds).
+    doom_stop: bool,
+    /// ReLU units over all layers (`live + dead`).
+    relu_units: u32,
 }
 
 impl Trainer {
@@ -307,12 +456,27 @@ impl Trainer {
             }
         }
         let stop_when_dead = spec.momentum == 0.0 && (!spec.batch_norm || batch_size == n);
+        // Permanence of a dead unit is proven for plain SGD without batch norm only.
+        let capacity = if spec.momentum == 0.0 && !spec.batch_norm {
+            capacity::requirement(d, &shape, spec.targets, spec.tol)
+        } else {
+            None
+        };
+        let relu_units = shape
+            .layers
+            .iter()
+            .filter(|l| l.activation == Activation::Relu)
+            .map(|l| l.units as u32)
+            .sum();
         Ok(Trainer {
             spec,
             shape,
             batch_size,
             stop_when_dead,
             targets,
+            capacity,
+            doom_stop: true,
+            relu_units,
         })
     }
 
@@ -333,6 +497,40 @@ impl Trainer {
         self.stop_when_dead = false;
     }
 
+    /// Never stop or label a run for capacity doom: runs train as before the rule existed
+    /// (to check the rule, e.g. that no doomed run ever converges).
+    pub fn disable_doom_stop(&mut self) {
+        self.doom_stop = false;
+    }
+
+    /// The capacity rule's requirement for this cell (live hidden units needed, or the data is
+    /// unfittable), when the proof covers it (one hidden ReLU layer, 1-D input, 2 classes,
+    /// plain SGD, no batch norm): see [`super::capacity`].
+    pub fn capacity(&self) -> Option<Requirement> {
+        self.capacity
+    }
+
+    /// Lanes with fewer live hidden units than this are doomed; 0 when the rule is off.
+    fn doom_threshold(&self) -> f64 {
+        match self.capacity {
+            Some(r) if self.doom_stop && self.stop_when_dead => r.threshold(),
+            _ => 0.0,
+        }
+    }
+
+    /// Epoch at which `loss_at_90pct` is taken: ⌈0.9·max_epochs⌉ in integers.
+    fn epoch_90pct(&self) -> u32 {
+        ((9 * self.spec.max_epochs as u64).div_ceil(10)) as u32
+    }
+
+    fn criteria(&self) -> Criteria {
+        Criteria {
+            tol: self.spec.tol,
+            diverge_loss: self.spec.diverge_loss,
+            stop_when_dead: self.stop_when_dead,
+        }
+    }
+
     /// Trains one run from `seed` (scalar path, `N = 1`).
     pub fn run(&self, seed: u64) -> RunResult {
         let mut out = None;
@@ -347,6 +545,7 @@ impl Trainer {
             losses: Vec::new(),
             accuracies: Vec::new(),
             dead_units: Vec::new(),
+            live_units: Vec::new(),
             initial_params: Params { layers: Vec::new() },
             final_params: Params { layers: Vec::new() },
         };
@@ -384,60 +583,63 @@ impl Trainer {
             t.initial_params = g.export_params(self, 0);
         }
         let max_epochs = self.spec.max_epochs;
+        let e90 = self.epoch_90pct();
+        let doom_at = self.doom_threshold();
+        let rule = self.criteria();
         loop {
-            let ev = g.evaluate(self);
+            let ev = g.evaluate(self, doom_at);
             let mut refilled = false;
             // Lanes that may decide now: at epoch 0, or when something ends a run. Computed on
             // whole vectors first; most epochs nobody decides and only the running minimum moves.
-            let decide = ev.decisions(self.spec.tol, self.spec.diverge_loss, self.stop_when_dead);
+            let decide_now = ev.decisions(&rule);
             for k in 0..N {
                 let st = &mut lanes[k];
                 if !st.active || !st.needs_check {
                     continue;
                 }
                 st.needs_check = false;
-                if traj.is_none() && st.epoch != 0 && st.epoch != max_epochs && decide.0[k] == 0.0 {
+                if traj.is_none() && st.epoch != 0 && st.epoch != max_epochs && st.epoch != e90 && decide_now.0[k] == 0.0 {
                     let l = ev.loss.0[k];
                     if l < st.min_loss {
                         st.min_loss = l; // finite here: a non-finite loss is a decision
                     }
                     continue;
                 }
-                let e = ev.lane(k);
+                let e = ev.lane(k, self.relu_units);
                 if st.epoch == 0 {
                     st.born_dead = e.dead_layer;
                     st.dead_units_init = e.dead_units;
+                    st.live_units_init = e.live_units;
+                    st.initial_loss = e.facts.loss;
                 }
-                if e.loss.is_finite() && e.loss < st.min_loss {
-                    st.min_loss = e.loss;
+                if st.epoch == e90 {
+                    st.loss_90 = e.facts.loss;
+                }
+                let loss = e.facts.loss;
+                if loss.is_finite() && loss < st.min_loss {
+                    st.min_loss = loss;
                 }
                 if let Some(t) = traj.as_deref_mut() {
-                    t.losses.push(e.loss);
+                    t.losses.push(loss);
                     t.accuracies.push(e.accuracy);
                     t.dead_units.push(e.dead_units);
+                    t.live_units.push(e.live_units);
                 }
-                let diverged = !e.loss.is_finite() || e.loss > self.spec.diverge_loss || !e.params_finite;
-                let outcome = if diverged {
-                    Some(Outcome::Diverged)
-                } else if e.loss <= self.spec.tol && e.all_correct {
-                    Some(Outcome::Converged)
-                } else if e.dead_layer && (self.stop_when_dead || st.epoch == max_epochs) {
-                    Some(Outcome::Dead)
-                } else if st.epoch == max_epochs {
-                    Some(Outcome::Stalled)
-                } else {
-                    None
-                };
-                if let Some(outcome) = outcome {
+                if let Some((outcome, dead_cause)) = decide(&rule, &e.facts, st.epoch == max_epochs) {
                     let r = RunResult {
                         outcome,
                         epochs: st.epoch,
-                        final_loss: e.loss,
+                        dead_cause,
+                        final_loss: loss,
                         min_loss: st.min_loss,
                         accuracy: e.accuracy,
                         born_dead: st.born_dead,
                         dead_units_init: st.dead_units_init,
                         dead_units_final: e.dead_units,
+                        live_units_init: st.live_units_init,
+                        live_units_final: e.live_units,
+                        initial_loss: st.initial_loss,
+                        loss_at_90pct: st.loss_90,
                         max_abs_param: e.max_abs_param,
                     };
                     if let Some(t) = traj.as_deref_mut() {
@@ -478,6 +680,9 @@ struct LaneState {
     min_loss: f64,
     born_dead: bool,
     dead_units_init: u32,
+    live_units_init: u32,
+    initial_loss: f64,
+    loss_90: f64,
     shuffle: Option<ChaCha8Rng>,
     perm: Vec<u32>,
 }
@@ -492,68 +697,138 @@ impl LaneState {
             min_loss: f64::INFINITY,
             born_dead: false,
             dead_units_init: 0,
+            live_units_init: 0,
+            initial_loss: f64::NAN,
+            loss_90: f64::NAN,
             shuffle: None,
             perm: Vec::new(),
         }
     }
 }
 
-/// Evaluation of every lane on the whole data set.
-struct Eval<const N: usize> {
-    loss: Lanes<N>,
-    correct: Lanes<N>,
-    /// Counts and flags as 0.0/1.0 per lane, so that they are computed as vectors.
-    dead_units: Lanes<N>,
-    dead_layer: Lanes<N>,
-    max_abs: Lanes<N>,
-    bad: Lanes<N>,
-    n: f64,
+/// The thresholds of the outcome rule for one cell.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Criteria {
+    pub tol: f64,
+    pub diverge_loss: f64,
+    /// Death is permanent here (plain SGD, no mini-batch BN statistics): a dead run may stop.
+    pub stop_when_dead: bool,
 }
 
-struct LaneEval {
-    loss: f64,
-    accuracy: f64,
-    all_correct: bool,
-    dead_units: u32,
-    dead_layer: bool,
-    max_abs_param: f64,
-    params_finite: bool,
+/// What the outcome rule looks at, for one lane at one evaluation.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Facts {
+    /// Mean loss over the whole data set.
+    pub loss: f64,
+    pub all_correct: bool,
+    pub params_finite: bool,
+    /// Some ReLU layer inactive on every sample.
+    pub dead_layer: bool,
+    /// Too few live hidden units for the data (only ever set where the capacity rule applies:
+    /// covered network, permanence, doom stopping on).
+    pub doomed: bool,
+}
+
+/// The loss is in range: finite (NaN fails every comparison) and ≤ `diverge_loss`, which may
+/// itself be +∞.
+#[inline(always)]
+fn loss_in_range(loss: f64, diverge_loss: f64) -> bool {
+    loss <= diverge_loss && loss < f64::INFINITY && loss > f64::NEG_INFINITY
+}
+
+#[inline(always)]
+fn low_loss(loss: f64, tol: f64) -> bool {
+    loss <= tol
+}
+
+#[inline(always)]
+fn flag(b: bool) -> f64 {
+    if b { 1.0 } else { 0.0 }
+}
+
+/// THE outcome rule: how a run ends at this evaluation, if it does (`at_max`: this is epoch
+/// max_epochs). In order: diverged (loss out of range or a parameter non-finite); converged
+/// (loss ≤ tol and every sample correct); dead by a whole inactive ReLU layer (if death is
+/// permanent, or at the end); dead by capacity (if doomed); stalled at the end.
+/// [`Eval::decisions`] is its vectorised short-cut for `at_max = false` (checked equal by a
+/// property test).
+#[inline(always)]
+pub(crate) fn decide(c: &Criteria, f: &Facts, at_max: bool) -> Option<(Outcome, Option<DeadCause>)> {
+    if !loss_in_range(f.loss, c.diverge_loss) || !f.params_finite {
+        Some((Outcome::Diverged, None))
+    } else if low_loss(f.loss, c.tol) && f.all_correct {
+        Some((Outcome::Converged, None))
+    } else if f.dead_layer && (c.stop_when_dead || at_max) {
+        Some((Outcome::Dead, Some(DeadCause::Layer)))
+    } else if f.doomed {
+        Some((Outcome::Dead, Some(DeadCause::Capacity)))
+    } else if at_max {
+        Some((Outcome::Stalled, None))
+    } else {
+        None
+    }
+}
+
+/// Evaluation of every lane on the whole data set.
+pub(crate) struct Eval<const N: usize> {
+    pub loss: Lanes<N>,
+    pub correct: Lanes<N>,
+    /// Counts and flags as 0.0/1.0 per lane, so that they are computed as vectors.
+    pub dead_units: Lanes<N>,
+    pub dead_layer: Lanes<N>,
+    /// 1.0 where the lane has fewer live hidden units than the capacity rule needs.
+    pub doomed: Lanes<N>,
+    pub max_abs: Lanes<N>,
+    pub bad: Lanes<N>,
+    pub n: f64,
+}
+
+pub(crate) struct LaneEval {
+    pub facts: Facts,
+    pub accuracy: f64,
+    pub dead_units: u32,
+    pub live_units: u32,
+    pub dead_layer: bool,
+    pub max_abs_param: f64,
 }
 
 impl<const N: usize> Eval<N> {
-    /// 1.0 where the lane's run ends at this evaluation (diverged, converged, or dead and
-    /// allowed to stop), as one vector computation. Must agree with the per-lane rules in
-    /// `run_lanes`, which it only short-cuts.
+    /// 1.0 where [`decide`] ends the lane's run at this evaluation (`at_max = false`), as one
+    /// vector computation from the same predicates. A short-cut: most epochs nobody decides.
     #[inline(always)]
-    fn decisions(&self, tol: f64, diverge_loss: f64, stop_when_dead: bool) -> Lanes<N> {
-        let one = Lanes::splat(1.0);
-        let zero = Lanes::zero();
-        // Same rule as the per-lane check: loss non-finite (NaN fails every compare) or above
-        // diverge_loss (which may itself be +∞), or a non-finite parameter.
+    pub(crate) fn decisions(&self, c: &Criteria) -> Lanes<N> {
         let div = self
             .loss
-            .zip(
-                Lanes::splat(diverge_loss),
-                |l, d| if l <= d && l < f64::INFINITY { 0.0 } else { 1.0 },
-            )
-            .max_of(self.bad);
+            .zip(Lanes::splat(c.diverge_loss), |l, d| flag(!loss_in_range(l, d)))
+            .max_of(self.bad.map(|b| flag(b != 0.0)));
         let n = Lanes::splat(self.n);
-        let all_correct = self.correct.zip(n, |c, n| if c == n { 1.0 } else { 0.0 });
-        let low = self.loss.zip(Lanes::splat(tol), |l, t| if l <= t { 1.0 } else { 0.0 });
-        let conv = (low * all_correct).select_pos(one, zero);
-        let dead = if stop_when_dead { self.dead_layer } else { zero };
-        div.max_of(conv).max_of(dead)
+        let all_correct = self.correct.zip(n, |c, n| flag(c == n));
+        let low = self.loss.zip(Lanes::splat(c.tol), |l, t| flag(low_loss(l, t)));
+        let conv = low * all_correct;
+        let dead = if c.stop_when_dead {
+            self.dead_layer.map(|d| flag(d > 0.0))
+        } else {
+            Lanes::zero()
+        };
+        let doomed = self.doomed.map(|d| flag(d > 0.0));
+        div.max_of(conv).max_of(dead).max_of(doomed)
     }
 
-    fn lane(&self, k: usize) -> LaneEval {
+    pub(crate) fn lane(&self, k: usize, relu_units: u32) -> LaneEval {
+        let dead_units = self.dead_units.0[k] as u32;
         LaneEval {
-            loss: self.loss.0[k],
+            facts: Facts {
+                loss: self.loss.0[k],
+                all_correct: self.correct.0[k] == self.n,
+                params_finite: self.bad.0[k] == 0.0,
+                dead_layer: self.dead_layer.0[k] > 0.0,
+                doomed: self.doomed.0[k] > 0.0,
+            },
             accuracy: self.correct.0[k] / self.n,
-            all_correct: self.correct.0[k] == self.n,
-            dead_units: self.dead_units.0[k] as u32,
+            dead_units,
+            live_units: relu_units - dead_units,
             dead_layer: self.dead_layer.0[k] > 0.0,
             max_abs_param: self.max_abs.0[k],
-            params_finite: self.bad.0[k] == 0.0,
         }
     }
 }
@@ -620,6 +895,9 @@ impl<const N: usize> Group<N> {
         st.min_loss = f64::INFINITY;
         st.born_dead = false;
         st.dead_units_init = 0;
+        st.live_units_init = 0;
+        st.initial_loss = f64::NAN;
+        st.loss_90 = f64::NAN;
         if s.sample_order == SampleOrder::Shuffled {
             st.shuffle = Some(shuffle_rng(seed));
             st.perm.clear(); // reuse the buffer: no allocation per run
@@ -649,7 +927,7 @@ impl<const N: usize> Group<N> {
     /// Forward pass over the whole data set (batch norm with whole-data statistics) and the
     /// per-lane checks that decide a run's outcome.
     #[inline(always)]
-    fn evaluate(&mut self, t: &Trainer) -> Eval<N> {
+    fn evaluate(&mut self, t: &Trainer, doom_at: f64) -> Eval<N> {
         let shape = &t.shape;
         let n = t.spec.dataset.len();
         let buf = &mut self.eval_buf;
@@ -684,6 +962,7 @@ impl<const N: usize> Group<N> {
         let (one, zero) = (Lanes::splat(1.0), Lanes::zero());
         let mut dead_units = zero;
         let mut dead_layer = zero;
+        let mut doomed = zero;
         for (l, layer) in shape.layers.iter().enumerate() {
             if layer.activation != Activation::Relu {
                 continue;
@@ -699,6 +978,11 @@ impl<const N: usize> Group<N> {
                 alive_units += mx.select_pos(one, zero);
             }
             dead_units += Lanes::splat(u as f64) - alive_units;
+            if l == 0 {
+                // Capacity doom counts the first (hidden) layer's live units; `doom_at` is 0
+                // wherever the rule does not apply, and no count is below 0.
+                doomed = alive_units.zip(Lanes::splat(doom_at), |a, d| flag(a < d));
+            }
             // layer dead ⇔ no unit alive
             dead_layer = dead_layer.max_of(alive_units.select_pos(zero, one));
         }
@@ -717,6 +1001,7 @@ impl<const N: usize> Group<N> {
             correct,
             dead_units,
             dead_layer,
+            doomed,
             max_abs,
             bad,
             n: n as f64,

@@ -118,6 +118,9 @@ impl Resolved {
 /// Everything needed to know what produced a results directory.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct Manifest {
+    /// [`super::RESULTS_FORMAT`] of the writer (1 for directories written before the field).
+    #[serde(default = "format_one")]
+    pub results_format: u32,
     pub initgrid_version: String,
     pub git_commit: String,
     pub rustc: String,
@@ -160,9 +163,22 @@ impl Manifest {
         Manifest::load(&m)
     }
 
+    /// Reads a manifest or state file; one of another results format is a usage error naming
+    /// both versions.
     pub(crate) fn load(path: &Path) -> Result<Manifest> {
         let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-        serde_json::from_str(&text).with_context(|| format!("{} is not an initgrid manifest", path.display()))
+        let m: Manifest = serde_json::from_str(&text).with_context(|| format!("{} is not an initgrid manifest", path.display()))?;
+        if m.results_format != super::RESULTS_FORMAT {
+            return usage(format!(
+                "{} was written by initgrid {} (results format {}); this is initgrid {VERSION} (results format {}), which stores different columns and bits — rerun the grid with --fresh (or with initgrid {} to read it)",
+                path.display(),
+                m.initgrid_version,
+                m.results_format,
+                super::RESULTS_FORMAT,
+                m.initgrid_version
+            ));
+        }
+        Ok(m)
     }
 
     /// Rebuilds the config from the stored text (for replay / report).
@@ -196,3 +212,7 @@ pub(crate) fn now_utc() -> String {
 pub(crate) const VERSION: &str = env!("CARGO_PKG_VERSION");
 pub(crate) const GIT_COMMIT: &str = env!("INITGRID_GIT_COMMIT");
 pub(crate) const RUSTC: &str = env!("INITGRID_RUSTC_VERSION");
+
+fn format_one() -> u32 {
+    1
+}

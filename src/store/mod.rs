@@ -16,6 +16,11 @@ pub(crate) mod runs;
 
 use std::path::{Path, PathBuf};
 
+/// Version of the results layout and of the bits in it. Bumped whenever stored columns change
+/// or the kernels change results; a directory of another format is refused, naming both.
+/// 1: initgrid ≤ 0.1 before this field existed. 2: mechanism columns, FMA kernels.
+pub(crate) const RESULTS_FORMAT: u32 = 2;
+
 pub(crate) const RUNS: &str = "runs.parquet";
 pub(crate) const CELLS: &str = "cells.parquet";
 pub(crate) const EFFECTS: &str = "effects.parquet";

@@ -10,7 +10,7 @@ use std::path::Path;
 use anyhow::{Context, Result, bail};
 use polars::prelude::*;
 
-use crate::core::{Outcome, RunResult};
+use crate::core::{DeadCause, Mechanism, Outcome, RunResult};
 use crate::grid::Grid;
 use crate::params::{PARAMS, Value};
 
@@ -53,6 +53,14 @@ pub(crate) fn runs_frame(grid: &Grid, rows: &[RunRow]) -> PolarsResult<DataFrame
         rows.iter().map(|r| r.result.epochs).collect::<Vec<_>>(),
     ));
     cols.push(Column::new(
+        "dead_cause".into(),
+        rows.iter().map(|r| r.result.dead_cause.map(|c| c.name())).collect::<Vec<_>>(),
+    ));
+    cols.push(Column::new(
+        "mechanism".into(),
+        rows.iter().map(|r| Mechanism::of(&r.result).map(|m| m.name())).collect::<Vec<_>>(),
+    ));
+    cols.push(Column::new(
         "final_loss".into(),
         rows.iter().map(|r| r.result.final_loss).collect::<Vec<_>>(),
     ));
@@ -75,6 +83,22 @@ pub(crate) fn runs_frame(grid: &Grid, rows: &[RunRow]) -> PolarsResult<DataFrame
     cols.push(Column::new(
         "dead_units_final".into(),
         rows.iter().map(|r| r.result.dead_units_final).collect::<Vec<_>>(),
+    ));
+    cols.push(Column::new(
+        "live_units_init".into(),
+        rows.iter().map(|r| r.result.live_units_init).collect::<Vec<_>>(),
+    ));
+    cols.push(Column::new(
+        "live_units_final".into(),
+        rows.iter().map(|r| r.result.live_units_final).collect::<Vec<_>>(),
+    ));
+    cols.push(Column::new(
+        "initial_loss".into(),
+        rows.iter().map(|r| r.result.initial_loss).collect::<Vec<_>>(),
+    ));
+    cols.push(Column::new(
+        "loss_at_90pct".into(),
+        rows.iter().map(|r| r.result.loss_at_90pct).collect::<Vec<_>>(),
     ));
     cols.push(Column::new(
         "max_abs_param".into(),
@@ -173,23 +197,38 @@ impl<'a> RunsView<'a> {
         let keys = self.keys()?;
         let f = |n: &str| self.typed(n, |c| c.f64());
         let (fl, ml, acc, mx) = (f("final_loss")?, f("min_loss")?, f("accuracy")?, f("max_abs_param")?);
+        let (il, l90) = (f("initial_loss")?, f("loss_at_90pct")?);
         let bd = self.typed("born_dead", |c| c.bool())?;
         let di = self.typed("dead_units_init", |c| c.u32())?;
         let dfi = self.typed("dead_units_final", |c| c.u32())?;
+        let li = self.typed("live_units_init", |c| c.u32())?;
+        let lf = self.typed("live_units_final", |c| c.u32())?;
+        let causes = self.typed("dead_cause", |c| c.str())?;
         let wall = self.typed("wall_us", |c| c.u64())?;
         let mut out = Vec::with_capacity(keys.len());
         for (i, (id, r, outcome, epochs)) in keys.into_iter().enumerate() {
             // Losses may legitimately be NaN (a diverged run), but never null.
             let x = |c: &ChunkedArray<Float64Type>, n: &str| c.get(i).ok_or_else(|| self.null(n, i));
+            // dead_cause is null exactly for runs that are not dead.
+            let dead_cause = match (outcome, causes.get(i)) {
+                (Outcome::Dead, Some(c)) => Some(c.parse::<DeadCause>().map_err(|_| self.null("dead_cause", i))?),
+                (Outcome::Dead, None) | (_, Some(_)) => return Err(self.null("dead_cause", i)),
+                (_, None) => None,
+            };
             let result = RunResult {
                 outcome,
                 epochs,
+                dead_cause,
                 final_loss: x(fl, "final_loss")?,
                 min_loss: x(ml, "min_loss")?,
                 accuracy: x(acc, "accuracy")?,
                 born_dead: bd.get(i).ok_or_else(|| self.null("born_dead", i))?,
                 dead_units_init: di.get(i).ok_or_else(|| self.null("dead_units_init", i))?,
                 dead_units_final: dfi.get(i).ok_or_else(|| self.null("dead_units_final", i))?,
+                live_units_init: li.get(i).ok_or_else(|| self.null("live_units_init", i))?,
+                live_units_final: lf.get(i).ok_or_else(|| self.null("live_units_final", i))?,
+                initial_loss: x(il, "initial_loss")?,
+                loss_at_90pct: x(l90, "loss_at_90pct")?,
                 max_abs_param: x(mx, "max_abs_param")?,
             };
             out.push(StoredRun {
@@ -212,6 +251,21 @@ impl<'a> RunsView<'a> {
             .collect()
     }
 
+    /// `mechanism` of every row (`None` exactly for converged runs).
+    pub(crate) fn mechanisms(&self) -> Result<Vec<Option<Mechanism>>> {
+        let keys = self.keys()?;
+        let c = self.typed("mechanism", |c| c.str())?;
+        keys.iter()
+            .zip(c.iter())
+            .enumerate()
+            .map(|(i, (k, m))| match (k.2, m) {
+                (Outcome::Converged, None) => Ok(None),
+                (Outcome::Converged, Some(_)) | (_, None) => Err(self.null("mechanism", i)),
+                (_, Some(m)) => m.parse::<Mechanism>().map(Some).map_err(|_| self.null("mechanism", i)),
+            })
+            .collect()
+    }
+
     /// `born_dead` of every row.
     pub(crate) fn born_dead(&self) -> Result<Vec<bool>> {
         let c = self.typed("born_dead", |c| c.bool())?;
@@ -228,12 +282,12 @@ pub(crate) fn read_runs(path: &Path) -> Result<Vec<StoredRun>> {
     RunsView::new(&df, path).runs()
 }
 
-/// The columns `cell_id, replicate, outcome, epochs` of a runs table file (a projection: the
+/// The columns `cell_id, replicate, outcome, epochs, mechanism` of a runs table file (a projection: the
 /// other columns are not read).
 pub(crate) fn read_keys_frame(path: &Path) -> Result<DataFrame> {
     let p = path.to_str().context("non-UTF-8 path")?;
     LazyFrame::scan_parquet(PlRefPath::new(p), ScanArgsParquet::default())?
-        .select([col("cell_id"), col("replicate"), col("outcome"), col("epochs")])
+        .select([col("cell_id"), col("replicate"), col("outcome"), col("epochs"), col("mechanism")])
         .collect()
         .map_err(anyhow::Error::from)
         .with_context(|| format!("cannot read {}", path.display()))
