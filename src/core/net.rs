@@ -203,7 +203,7 @@ fn affine<const N: usize, const FI: usize, const U: usize>(
             let wj = &w[j * fi..(j + 1) * fi];
             let mut acc = b[j];
             for i in 0..fi {
-                acc += wj[i] * xs[i];
+                acc = wj[i].mul_add(xs[i], acc);
             }
             zs[j] = acc;
         }
@@ -234,7 +234,7 @@ fn weight_grads<const N: usize, const FI: usize, const U: usize, S: GradSink<N>>
         for i in 0..fi {
             let mut g = Lanes::zero();
             for s in 0..m {
-                g += delta[s * u + j] * x[s * fi + i];
+                g = delta[s * u + j].mul_add(x[s * fi + i], g);
             }
             sink.put(params, w_off + j * fi + i, g);
         }
@@ -258,7 +258,7 @@ fn back_prop<const N: usize, const FI: usize, const U: usize>(
         for i in 0..fi {
             let mut acc = Lanes::zero();
             for j in 0..u {
-                acc += w[j * fi + i] * ds[j];
+                acc = w[j * fi + i].mul_add(ds[j], acc);
             }
             out[s * fi + i] = acc;
         }
@@ -370,7 +370,8 @@ fn act_grad<const N: usize>(act: Activation, z: Lanes<N>, a: Lanes<N>) -> Lanes<
 
 /// Where [`backward`] puts each parameter's gradient: stored ([`Store`], for gradient checks) or
 /// applied at once as an SGD step ([`Sgd`], for training — no gradient buffer is written and
-/// re-read). Both see the same gradient value; the SGD arithmetic is PyTorch's.
+/// re-read). Both see the same gradient value; the update is PyTorch's rule, each step one fused
+/// multiply-add (a single rounding).
 pub trait GradSink<const N: usize> {
     fn put(&mut self, params: &mut [Lanes<N>], idx: usize, g: Lanes<N>);
 }
@@ -397,10 +398,10 @@ impl<const N: usize> GradSink<N> for Sgd<'_, N> {
     #[inline(always)]
     fn put(&mut self, params: &mut [Lanes<N>], idx: usize, g: Lanes<N>) {
         match self.velocity.as_deref_mut() {
-            None => params[idx] -= self.lr * g,
+            None => params[idx] = (-self.lr).mul_add(g, params[idx]),
             Some(v) => {
-                v[idx] = self.momentum * v[idx] + g;
-                params[idx] -= self.lr * v[idx];
+                v[idx] = self.momentum.mul_add(v[idx], g);
+                params[idx] = (-self.lr).mul_add(v[idx], params[idx]);
             }
         }
     }
@@ -522,7 +523,7 @@ pub fn sample_loss<const N: usize>(shape: &NetShape, loss: Loss, buf: &Buffers<N
             let mut acc = Lanes::zero();
             for k in 0..u {
                 let d = a[k] - ts[k];
-                acc += d * d;
+                acc = d.mul_add(d, acc);
             }
             acc * Lanes::splat(0.5)
         }
