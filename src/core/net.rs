@@ -225,15 +225,17 @@ fn weight_grads<const N: usize, const FI: usize, const U: usize, S: GradSink<N>>
     u: usize,
 ) {
     let (fi, u) = (width(FI, fi), width(U, u));
+    // The sums start from their first term (not from 0 + first term: one operation less per
+    // sum, which matters for online SGD where m = 1; m ≥ 1 always).
     for j in 0..u {
-        let mut b = Lanes::zero();
-        for s in 0..m {
+        let mut b = delta[j];
+        for s in 1..m {
             b += delta[s * u + j];
         }
         sink.put(params, b_off + j, b);
         for i in 0..fi {
-            let mut g = Lanes::zero();
-            for s in 0..m {
+            let mut g = delta[j] * x[i];
+            for s in 1..m {
                 g = delta[s * u + j].mul_add(x[s * fi + i], g);
             }
             sink.put(params, w_off + j * fi + i, g);
@@ -256,8 +258,8 @@ fn back_prop<const N: usize, const FI: usize, const U: usize>(
     for s in 0..m {
         let ds = &delta[s * u..(s + 1) * u];
         for i in 0..fi {
-            let mut acc = Lanes::zero();
-            for j in 0..u {
+            let mut acc = w[i] * ds[0];
+            for j in 1..u {
                 acc = w[j * fi + i].mul_add(ds[j], acc);
             }
             out[s * fi + i] = acc;
@@ -431,11 +433,12 @@ pub fn backward<const N: usize, S: GradSink<N>>(
         let u = last.units;
         let (a, z) = (&buf.a[nl - 1], &buf.z[nl - 1]);
         for idx in 0..m * u {
-            let diff = a[idx] - t[idx];
+            // ×(1/m) is skipped for m = 1: multiplying by 1.0 changes no bit.
+            let diff = if m == 1 { a[idx] - t[idx] } else { (a[idx] - t[idx]) * inv_m };
             buf.delta[idx] = match (loss, last.activation) {
                 // softmax + cross-entropy: ∂ℓ/∂z = p − t
-                (Loss::Ce, _) => diff * inv_m,
-                (Loss::Mse, act) => diff * inv_m * act_grad(act, z[idx], a[idx]),
+                (Loss::Ce, _) => diff,
+                (Loss::Mse, act) => diff * act_grad(act, z[idx], a[idx]),
             };
         }
     }
