@@ -202,18 +202,30 @@ def jax_modules():
     return jax, jnp, lax
 
 
+def split(p) -> tuple:
+    """(N_PARAMS, R) block -> (W1 (H, R), b1 (H, R), W2 (O, H, R), b2 (O, R)), replicate axis last."""
+    return p[0:H], p[H : 2 * H], p[2 * H : 4 * H].reshape(O, H, -1), p[4 * H :]
+
+
+def join(w1, b1, w2, b2):
+    """Inverse of split, for any array module with concatenate (numpy or jax.numpy)."""
+    xp = np if isinstance(w1, np.ndarray) else jax_modules()[1]
+    return xp.concatenate([w1, b1, w2.reshape(O * H, -1), b2])
+
+
 def make_jax_vmap(epochs: int):
-    """jit(vmap(train_one)) over a (N_PARAMS, chunk) block (vmapped over axis 1)."""
+    """jit(vmap(train_one)): one replicate's (W1, b1, W2, b2), replicate axis first under vmap."""
     jax, jnp, lax = jax_modules()
     xs, ts = jnp.asarray(XS), jnp.asarray(TARGETS)
 
     def forward(p, x):
-        h = jax.nn.relu(p[0:H] * x + p[H : 2 * H])
-        return jax.nn.sigmoid(p[2 * H : 4 * H].reshape(O, H) @ h + p[4 * H :])
+        w1, b1, w2, b2 = p
+        h = jax.nn.relu(w1 * x + b1)  # jax's relu'(0) = 0
+        return jax.nn.sigmoid(w2 @ h + b2)
 
     def sample_loss(p, x, t):
         d = forward(p, x) - t
-        return 0.5 * jnp.dot(d, d)
+        return 0.5 * jnp.sum(d * d)
 
     grad = jax.grad(sample_loss)
 
@@ -223,7 +235,7 @@ def make_jax_vmap(epochs: int):
     def epoch(_, carry):
         p, mn, _ = carry
         for s in range(len(XS)):  # unrolled
-            p = p - LR * grad(p, xs[s], ts[s])
+            p = jax.tree.map(lambda w, g: w - LR * g, p, grad(p, xs[s], ts[s]))
         loss = mean_loss(p)
         return p, jnp.fmin(mn, loss), loss
 
@@ -231,7 +243,15 @@ def make_jax_vmap(epochs: int):
         l0 = mean_loss(p)
         return lax.fori_loop(0, epochs, epoch, (p, l0, l0))
 
-    return jax.jit(jax.vmap(train_one, in_axes=1, out_axes=(1, 0, 0)))
+    run = jax.vmap(train_one)
+
+    def train(block):  # (N_PARAMS, R) -> same outputs as the batched variant
+        w1, b1, w2, b2 = split(block)
+        p = (w1.T, b1.T, jnp.moveaxis(w2, 2, 0), b2.T)
+        (w1, b1, w2, b2), mn, loss = run(p)
+        return join(w1.T, b1.T, jnp.moveaxis(w2, 0, 2), b2.T), mn, loss
+
+    return jax.jit(train)
 
 
 def make_jax_batched(epochs: int):
@@ -239,10 +259,10 @@ def make_jax_batched(epochs: int):
     jax, jnp, lax = jax_modules()
 
     def forward(p, x):
-        z1 = p[0:H] * x + p[H : 2 * H]
+        w1, b1, w2, b2 = p
+        z1 = w1 * x + b1
         h = jnp.maximum(z1, 0.0)
-        w2 = p[2 * H : 4 * H].reshape(O, H, -1)
-        y = jax.nn.sigmoid(jnp.sum(w2 * h[None], axis=1) + p[4 * H :])
+        y = jax.nn.sigmoid(jnp.sum(w2 * h[None], axis=1) + b2)
         return z1, h, y
 
     def mean_loss(p):
@@ -254,13 +274,12 @@ def make_jax_batched(epochs: int):
         return tot / len(XS)
 
     def step(p, s):
+        w1, b1, w2, b2 = p
         z1, h, y = forward(p, XS[s])
         t = jnp.asarray(TARGETS[s])[:, None]
         d2 = LR * (y - t) * y * (1.0 - y)
-        w2 = p[2 * H : 4 * H].reshape(O, H, -1)
         d1 = jnp.sum(w2 * d2[:, None], axis=0) * (z1 > 0.0)
-        g = jnp.concatenate([d1 * XS[s], d1, (d2[:, None] * h[None]).reshape(O * H, -1), d2])
-        return p - g
+        return (w1 - d1 * XS[s], b1 - d1, w2 - d2[:, None] * h[None], b2 - d2)
 
     def epoch(_, carry):
         p, mn, _ = carry
@@ -269,9 +288,11 @@ def make_jax_batched(epochs: int):
         loss = mean_loss(p)
         return p, jnp.fmin(mn, loss), loss
 
-    def train(p):
+    def train(block):
+        p = split(block)
         l0 = mean_loss(p)
-        return lax.fori_loop(0, epochs, epoch, (p, l0, l0))
+        p, mn, loss = lax.fori_loop(0, epochs, epoch, (p, l0, l0))
+        return join(*p), mn, loss
 
     return jax.jit(train)
 
