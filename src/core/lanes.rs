@@ -489,7 +489,7 @@ mod tests {
         assert!(wt <= 3.0 * f64::EPSILON / 2.0, "tanh: worst absolute error {wt:e}");
         assert_eq!(sigmoid(0.0), 0.5);
         assert_eq!(tanh(0.0), 0.0);
-                assert!(sigmoid(-709.0) > 0.0 && sigmoid(-709.0) < 1e-307);
+        assert!(sigmoid(-709.0) > 0.0 && sigmoid(-709.0) < 1e-307);
         assert_eq!(sigmoid(-709.8), 0.0);
         assert_eq!(sigmoid(-1e300), 0.0);
         assert_eq!(sigmoid(f64::NEG_INFINITY), 0.0);
