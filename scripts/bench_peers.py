@@ -1,624 +1,562 @@
 #!/usr/bin/env python3
-"""Peer benchmark: initgrid against the same experiment in NumPy and in JAX.
+"""Peer benchmark: initgrid against the same work in NumPy and JAX, each at its best, in one run.
 
-Workload (the same for every tool)
-----------------------------------
-* Data set ``four``: 4 points (x, label) = (0, 0) (0.3, 1) (0.6, 0) (1, 1),
-  1-D input, one-hot targets on 2 output nodes (label 0 -> [1, 0],
-  label 1 -> [0, 1]).
-* Network 1-4-2: 4 ReLU hidden units (ReLU'(0) = 0), 2 sigmoid outputs.
-  Weights and biases are drawn i.i.d. from U(-1, 1).
-* Loss per sample: 0.5 * sum_k (y_k - t_k)^2; an epoch's loss is the mean
-  over the 4 samples.
-* Online SGD: one update per sample, samples in the fixed order above every
-  epoch, learning rate 0.1, no momentum, float64 everywhere.
-* 2000 epochs.  After EVERY epoch the whole data set is evaluated (forward
-  pass on all 4 points, mean loss, all 4 classified correctly by argmax), as a
-  real convergence check would.  The tolerance (``TOL`` = 1e-9) is out of
-  reach, so nothing stops early and all epochs run; the script checks that.
-  (The numpy peer would stop once every replicate has converged, the JAX peer
-  stops each replicate on its own; with this tolerance neither ever does.)
-* 10 000 independent replicates (different random initialisations).
+Workload (identical for every tool)
+-----------------------------------
+* Data ``four``: x = 0, 0.3, 0.6, 1 with labels 0, 1, 0, 1, one-hot targets on 2 outputs.
+* Network 1-4-2: 4 ReLU hidden units (ReLU'(0) = 0), 2 sigmoid outputs; every weight and bias
+  drawn i.i.d. from U(-1, 1).
+* Loss per sample 0.5 * sum_k (y_k - t_k)^2; an epoch's loss is the mean over the 4 samples.
+* Online SGD: one update per sample, fixed order, lr 0.1, no momentum, float64 everywhere.
+* 2000 epochs; after EVERY epoch the whole data set is evaluated (mean loss, tracked as each
+  replicate's running minimum and final value, so no compiler can drop it). Nothing stops early.
+* 10 000 independent replicates.
 
-Peers
------
-* ``numpy``: vectorised across replicates (arrays of shape (R, 4),
-  (R, 4, 2), ...; einsum and broadcasting), Python loop over epochs and
-  samples, hand-written backprop.  No numba, no tricks, no deliberate slowness.
-* ``jax``: ``jit(vmap(train_one))``; ``train_one`` runs a ``lax.while_loop``
-  over epochs (stopping a replicate once it has converged) around a
-  ``lax.fori_loop`` over the 4 samples, with gradients from ``jax.grad``.
-  x64 is enabled.  It is compiled ahead of time (compile time reported
-  separately), then the timed run ends with ``.block_until_ready()``.
-* ``initgrid``: ``<binary> bench --json --replicates R --epochs E --threads T``
-  for T = 1 and T = all cores; its own ``wall_s`` is reported.
+Peers, each written for speed (the strongest straightforward versions we know)
+------------------------------------------------------------------------------
+* ``numpy``: all replicates vectorised, replicate axis LAST: the 18 parameters of every
+  replicate live in one (18, R) buffer, the gradients in another, so the update of all
+  parameters is one in-place subtraction; every ufunc writes into preallocated buffers
+  (``out=``), so there are no temporaries to allocate and fault in; the learning rate is folded
+  into the output delta (one multiply on (2, R) instead of one on (18, R)); the evaluation's
+  forward pass of sample 0 is exactly the next epoch's first training forward pass (same
+  parameters, same input, fixed order) and is reused. NumPy's element-wise ufuncs use one core.
+* ``jax vmap``: ``jit(vmap(train_one))`` with ``jax.grad`` per sample, the 4 samples unrolled,
+  ``lax.fori_loop`` over epochs, carrying the running minimum loss. XLA uses every core.
+* ``jax batched``: the same algorithm written directly on (k, chunk) arrays with the replicate
+  axis last and hand-written backprop (as the NumPy peer), one ``jit``.
+  Both JAX variants are run over a sweep of chunk sizes (replicates per compiled call; the
+  chunks run one after another), compile time excluded (each shape is compiled before timing),
+  best of ``--repeats`` timings; the fastest (variant, chunk) is JAX's figure.
+* ``initgrid``: ``<binary> bench --json --replicates R --epochs E --threads T``; both its own
+  timer (``wall_s``, training only) and the whole process (start-up, initialisation, exit),
+  measured from here, are reported. Ratios are taken against the whole-process time, the
+  conservative one, and against the FASTEST peer.
 
-Timed region: training plus per-epoch evaluation.  Parameter initialisation
-(R x 22 uniforms) is done before the clock starts.  The three tools use
-different RNGs, so the sanity fraction (replicates whose final mean loss is
-below 0.01) is only roughly comparable between them.  With this workload it
-is close to 0 after 2000 epochs (about 3% of replicates classify all 4
-points, median final loss about 0.20); it grows with more epochs (about 16%
-after 20 000).  numpy and JAX give the same losses to 1e-16 from the same
-initial weights.
+Run from the repository root (a venv outside git, e.g. .venv or /tmp)::
 
-Units: sample-steps/s = replicates * epochs * 4 / wall seconds (one sample's
-forward + backward + update for one replicate); trainings/s = replicates /
-wall seconds.
-
-How to run (from the repo root)::
-
-    python3 -m venv .venv
-    .venv/bin/pip install -r scripts/requirements-bench.txt
-    .venv/bin/python scripts/bench_peers.py
-
-Options: ``--replicates 10000 --epochs 2000 --initgrid PATH --skip-jax
---skip-numpy --json OUT``.
-
-OpenBLAS note: on some processors of this workplace OPENBLAS_CORETYPE and
-OPENBLAS_L2_SIZE are set (older OpenBLAS builds misbehave there without
-them).  They slow a current numpy.  Do not change them globally; for a
-benchmark run, unset both in that one command only::
-
+    python3 -m venv .venv && .venv/bin/pip install -r scripts/requirements-bench.txt
+    cargo build --release
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE .venv/bin/python scripts/bench_peers.py
 
-The script warns when either is set.  All peers run in float64 and evaluate
-the whole data set after every epoch.
+``OPENBLAS_CORETYPE`` / ``OPENBLAS_L2_SIZE`` may be set on some machines of this workplace and
+slow a current NumPy: unset them for this one command only (the script warns when set).
 
-Reading the numbers: the script reports each peer's CPU time, sys time and
-minor page faults.  CPU time / wall well below 1 means other load on the
-machine took the core.  The numpy peer's many temporaries make glibc return
-and fault in heap pages again and again (millions of minor faults, seconds of
-sys time); that is what a default setup does, so the script leaves it alone
-(``MALLOC_TOP_PAD_=67108864`` in the command removes it, if wanted).  The
-machine record says which BLAS kernel numpy loaded and how many threads it
-had (threadpoolctl); the numpy peer calls no BLAS routine, so they stay idle.
+Options: ``--replicates --epochs --chunks 500,1000,2000,5000,10000 --repeats 2 --initgrid PATH
+--skip-numpy --skip-jax --json OUT --markdown OUT --check``. ``--check`` runs a small
+agreement test first (NumPy vs JAX final parameters from the same initial weights).
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import os
 import platform
-import resource
 import subprocess
 import sys
 import time
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-# ---------------------------------------------------------------- workload --
-
-XS = np.array([0.0, 0.3, 0.6, 1.0])
-LABELS = np.array([0, 1, 0, 1])
-TARGETS = np.eye(2)[LABELS]  # (4, 2) one-hot
-N_SAMPLES = len(XS)
-N_HIDDEN = 4
-N_OUT = 2
+XS = (0.0, 0.3, 0.6, 1.0)
+LABELS = (0, 1, 0, 1)
+TARGETS = tuple((1.0, 0.0) if lab == 0 else (0.0, 1.0) for lab in LABELS)
+H, O = 4, 2
+N_PARAMS = 4 * H + O  # W1 (H), b1 (H), W2 (O*H, row o: W2[o, j]), b2 (O)
 LR = 0.1
-TOL = 1e-9  # convergence tolerance: far below what 2000 epochs can reach
-SANITY_LOSS = 0.01  # sanity check: fraction with final mean loss below this
-
 OPENBLAS_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
+def init_params(replicates: int, seed: int) -> np.ndarray:
+    """(N_PARAMS, R) float64, every entry U(-1, 1); the row order is the layout above."""
+    return np.random.default_rng(seed).uniform(-1.0, 1.0, size=(N_PARAMS, replicates))
+
+
 @dataclass
-class Result:
-    """One row of the table."""
-
+class Timing:
     name: str
-    wall_s: float | None = None
-    replicates: int = 0
-    epochs: int = 0
-    sanity: float | None = None  # fraction with final mean loss < SANITY_LOSS
-    extra: dict[str, Any] = field(default_factory=dict)
+    wall_s: float | None
+    detail: dict[str, Any] = field(default_factory=dict)
     note: str = ""
-
-    @property
-    def ok(self) -> bool:
-        return self.wall_s is not None and self.wall_s > 0
-
-    def sample_steps_per_s(self) -> float | None:
-        if not self.ok:
-            return None
-        return self.replicates * self.epochs * N_SAMPLES / self.wall_s
-
-    def trainings_per_s(self) -> float | None:
-        return self.replicates / self.wall_s if self.ok else None
-
-
-def summarise(final_loss: np.ndarray, all_correct: np.ndarray) -> dict[str, float]:
-    """Per-replicate outcomes -> the fractions the table and JSON report."""
-    converged = (final_loss <= TOL) & all_correct
-    return {
-        "frac_loss_below_0_01": float(np.mean(final_loss < SANITY_LOSS)),
-        "frac_all_correct": float(np.mean(all_correct)),
-        "frac_converged_tol": float(np.mean(converged)),
-        "median_final_loss": float(np.median(final_loss)),
-    }
-
-
-def timed(fn: Callable[[], Any]) -> tuple[Any, float, dict[str, float]]:
-    """Run fn; return (its result, wall seconds, this process's resource use).
-
-    CPU time / wall near 1 means one busy core; well below 1 means the process
-    waited (other load on the machine); sys time and minor page faults show
-    allocator churn.
-    """
-    before, t0 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
-    out = fn()
-    wall = time.perf_counter() - t0
-    after = resource.getrusage(resource.RUSAGE_SELF)
-    user, sys_ = after.ru_utime - before.ru_utime, after.ru_stime - before.ru_stime
-    usage = {
-        "cpu_per_wall": (user + sys_) / wall,
-        "user_s": user,
-        "sys_s": sys_,
-        "minor_faults": after.ru_minflt - before.ru_minflt,
-    }
-    return out, wall, usage
 
 
 # ------------------------------------------------------------------- numpy --
 
 
-@dataclass
-class NpParams:
-    w1: np.ndarray  # (R, H)    input -> hidden (1-D input)
-    b1: np.ndarray  # (R, H)
-    w2: np.ndarray  # (R, H, O) hidden -> output
-    b2: np.ndarray  # (R, O)
+class NumpyPeer:
+    """All replicates at once, replicate axis last, no temporaries in the epoch loop."""
+
+    def __init__(self, p0: np.ndarray) -> None:
+        r = p0.shape[1]
+        self.P = np.array(p0, dtype=np.float64, order="C", copy=True)  # never train p0 itself
+        self.G = np.empty_like(self.P)
+        P, G = self.P, self.G
+        self.W1, self.b1 = P[0:H], P[H : 2 * H]
+        self.W2, self.b2 = P[2 * H : 4 * H].reshape(O, H, r), P[4 * H :]
+        self.gW1, self.gb1 = G[0:H], G[H : 2 * H]
+        self.gW2, self.gb2 = G[2 * H : 4 * H].reshape(O, H, r), G[4 * H :]
+        # Forward buffers per sample (z1, h, mask, y): sample 0's come from the evaluation.
+        self.z1 = [np.empty((H, r)) for _ in XS]
+        self.h = [np.empty((H, r)) for _ in XS]
+        self.y = [np.empty((O, r)) for _ in XS]
+        self.mask = np.empty((H, r), dtype=bool)
+        self.t_oh = np.empty((O, H, r))
+        self.d2 = np.empty((O, r))
+        self.tmp2 = np.empty((O, r))
+        self.loss = np.empty(r)
+        self.lsum = np.empty(r)
+        self.min_loss = np.full(r, np.inf)
+
+    def forward(self, s: int) -> None:
+        x, z1, h, y = XS[s], self.z1[s], self.h[s], self.y[s]
+        np.multiply(self.W1, x, out=z1)
+        z1 += self.b1
+        np.maximum(z1, 0.0, out=h)
+        np.multiply(self.W2, h, out=self.t_oh)  # (O, H, R) * (H, R)
+        np.sum(self.t_oh, axis=1, out=y)
+        y += self.b2
+        np.negative(y, out=y)
+        np.exp(y, out=y)
+        y += 1.0
+        np.reciprocal(y, out=y)
+
+    def step(self, s: int, fresh: bool) -> None:
+        """Forward (unless the evaluation left it), backward, update, for sample s."""
+        if fresh:
+            self.forward(s)
+        z1, h, y, d2, tmp = self.z1[s], self.h[s], self.y[s], self.d2, self.tmp2
+        t0, t1 = TARGETS[s]
+        # d2 = lr * (y - t) * y * (1 - y)
+        np.subtract(1.0, y, out=tmp)
+        tmp *= y
+        d2[0] = y[0]
+        d2[0] -= t0
+        d2[1] = y[1]
+        d2[1] -= t1
+        d2 *= tmp
+        d2 *= LR
+        np.copyto(self.gb2, d2)
+        np.multiply(d2[:, None, :], h, out=self.gW2)
+        # d1 = (W2^T d2) * [z1 > 0], with W2 before its update
+        np.multiply(self.W2, d2[:, None, :], out=self.t_oh)
+        np.add(self.t_oh[0], self.t_oh[1], out=self.gb1)
+        np.greater(z1, 0.0, out=self.mask)
+        np.multiply(self.gb1, self.mask, out=self.gb1)
+        np.multiply(self.gb1, XS[s], out=self.gW1)
+        self.P -= self.G
+
+    def evaluate(self) -> None:
+        """Mean loss over the 4 samples into self.loss; running minimum kept."""
+        self.lsum.fill(0.0)
+        for s in range(len(XS)):
+            self.forward(s)
+            y = self.y[s]
+            for o in range(O):
+                np.subtract(y[o], TARGETS[s][o], out=self.tmp2[o])
+            np.multiply(self.tmp2, self.tmp2, out=self.tmp2)
+            self.lsum += self.tmp2[0]
+            self.lsum += self.tmp2[1]
+        np.multiply(self.lsum, 0.5 / len(XS), out=self.loss)
+        np.fmin(self.min_loss, self.loss, out=self.min_loss)
+
+    def train(self, epochs: int) -> tuple[np.ndarray, np.ndarray]:
+        with np.errstate(all="ignore"):
+            self.evaluate()
+            for _ in range(epochs):
+                for s in range(len(XS)):
+                    self.step(s, fresh=s != 0)  # sample 0: the evaluation's forward pass
+                self.evaluate()
+        return self.loss.copy(), self.min_loss.copy()
 
 
-def np_init(replicates: int, seed: int) -> NpParams:
-    rng = np.random.default_rng(seed)
-
-    def u(*shape: int) -> np.ndarray:
-        return rng.uniform(-1.0, 1.0, size=(replicates, *shape))
-
-    return NpParams(u(N_HIDDEN), u(N_HIDDEN), u(N_HIDDEN, N_OUT), u(N_OUT))
-
-
-def np_sigmoid(z: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-z))
-
-
-def np_forward(p: NpParams, x: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """One input for all replicates -> (z1, h, y) of shapes (R, H), (R, H), (R, O)."""
-    z1 = p.w1 * x + p.b1
-    h = np.maximum(z1, 0.0)
-    y = np_sigmoid(np.einsum("rh,rho->ro", h, p.w2) + p.b2)
-    return z1, h, y
-
-
-def np_sgd_step(p: NpParams, x: float, t: np.ndarray) -> None:
-    """Forward, backward and in-place update for one sample, all replicates."""
-    z1, h, y = np_forward(p, x)
-    d2 = (y - t) * y * (1.0 - y)  # dL/dz2, (R, O)
-    d1 = np.einsum("rho,ro->rh", p.w2, d2) * (z1 > 0.0)  # dL/dz1, ReLU'(0) = 0
-    p.w2 -= LR * np.einsum("rh,ro->rho", h, d2)
-    p.b2 -= LR * d2
-    p.w1 -= (LR * x) * d1
-    p.b1 -= LR * d1
-
-
-def np_evaluate(p: NpParams) -> tuple[np.ndarray, np.ndarray]:
-    """Mean loss over the data set and 'all 4 correct' per replicate.
-
-    Loops over the 4 points with the training forward pass: with the
-    replicate axis first, one (R, 4, 4) broadcast is about twice as slow.
-    """
-    loss = np.zeros(p.w1.shape[0])
-    all_correct = np.ones(p.w1.shape[0], dtype=bool)
-    for x, t, label in zip(XS, TARGETS, LABELS, strict=True):
-        y = np_forward(p, float(x))[2]
-        loss += 0.5 * ((y - t) ** 2).sum(axis=1)
-        all_correct &= y.argmax(axis=1) == label
-    return loss / N_SAMPLES, all_correct
-
-
-def np_train(p: NpParams, epochs: int) -> tuple[np.ndarray, np.ndarray, int]:
-    """Train every replicate; stop early only if all have converged."""
-    loss, all_correct = np_evaluate(p)
-    for epoch in range(1, epochs + 1):
-        for x, t in zip(XS, TARGETS, strict=True):
-            np_sgd_step(p, float(x), t)
-        loss, all_correct = np_evaluate(p)
-        if np.all((loss <= TOL) & all_correct):
-            return loss, all_correct, epoch
-    return loss, all_correct, epochs
-
-
-def run_numpy(replicates: int, epochs: int, seed: int) -> Result:
-    params = np_init(replicates, seed)
-    (loss, correct, epochs_run), wall, usage = timed(lambda: np_train(params, epochs))
-    stats = summarise(loss, correct)
-    extra = {**stats, "epochs_run": epochs_run, **usage}
-    return Result("numpy", wall, replicates, epochs, stats["frac_loss_below_0_01"], extra)
+def run_numpy(p0: np.ndarray, epochs: int, repeats: int) -> Timing:
+    times = []
+    for _ in range(repeats):
+        peer = NumpyPeer(p0)
+        t0 = time.perf_counter()
+        loss, _ = peer.train(epochs)
+        times.append(time.perf_counter() - t0)
+    return Timing(
+        "numpy",
+        min(times),
+        {"times_s": times, "median_final_loss": float(np.median(loss)), "params": peer.P},
+    )
 
 
 # --------------------------------------------------------------------- jax --
 
 
-def make_jax_trainer(epochs: int) -> Callable[[dict[str, Any]], tuple[Any, Any, Any]]:
-    """Return train_one(params) -> (final loss, all correct, epochs run).
-
-    Written for one replicate; the caller jits and vmaps it.
-    """
-    import jax
-    import jax.numpy as jnp
-    from jax import lax
-
-    xs = jnp.asarray(XS)
-    targets = jnp.asarray(TARGETS)
-    labels = jnp.asarray(LABELS)
-
-    def forward(p: dict[str, jax.Array], x: jax.Array) -> jax.Array:
-        """x: scalar or (P,) -> outputs (O,) or (P, O)."""
-        h = jax.nn.relu(x[..., None] * p["w1"] + p["b1"])  # jax relu'(0) = 0
-        return jax.nn.sigmoid(h @ p["w2"] + p["b2"])
-
-    def sample_loss(p: dict[str, jax.Array], x: jax.Array, t: jax.Array) -> jax.Array:
-        return 0.5 * jnp.sum((forward(p, x) - t) ** 2)
-
-    grad_fn = jax.grad(sample_loss)
-
-    def evaluate(p: dict[str, jax.Array]) -> tuple[jax.Array, jax.Array]:
-        y = forward(p, xs)  # (P, O)
-        loss = jnp.mean(0.5 * jnp.sum((y - targets) ** 2, axis=-1))
-        return loss, jnp.all(jnp.argmax(y, axis=-1) == labels)
-
-    def sgd_step(i: jax.Array, p: dict[str, jax.Array]) -> dict[str, jax.Array]:
-        g = grad_fn(p, xs[i], targets[i])
-        return jax.tree.map(lambda w, gw: w - LR * gw, p, g)
-
-    def not_done(state: tuple) -> jax.Array:
-        epoch, _, loss, correct = state
-        return (epoch < epochs) & ~((loss <= TOL) & correct)
-
-    def one_epoch(state: tuple) -> tuple:
-        epoch, p, _, _ = state
-        p = lax.fori_loop(0, N_SAMPLES, sgd_step, p)
-        return (epoch + 1, p, *evaluate(p))
-
-    def train_one(p: dict[str, jax.Array]) -> tuple[jax.Array, jax.Array, jax.Array]:
-        loss0, correct0 = evaluate(p)
-        epoch, _, loss, correct = lax.while_loop(
-            not_done, one_epoch, (jnp.int32(0), p, loss0, correct0)
-        )
-        return loss, correct, epoch
-
-    return train_one
-
-
-def jax_init(replicates: int, seed: int) -> dict[str, Any]:
-    import jax
-    import jax.numpy as jnp
-
-    shapes = {"w1": (N_HIDDEN,), "b1": (N_HIDDEN,), "w2": (N_HIDDEN, N_OUT), "b2": (N_OUT,)}
-    keys = jax.random.split(jax.random.key(seed), len(shapes))
-    return {
-        name: jax.random.uniform(k, (replicates, *shape), jnp.float64, -1.0, 1.0)
-        for k, (name, shape) in zip(keys, shapes.items(), strict=True)
-    }
-
-
-def run_jax(replicates: int, epochs: int, seed: int) -> Result:
+def jax_modules():
     import jax
 
     jax.config.update("jax_enable_x64", True)
-    params = jax.block_until_ready(jax_init(replicates, seed))
+    import jax.numpy as jnp
+    from jax import lax
 
-    t0 = time.perf_counter()
-    compiled = jax.jit(jax.vmap(make_jax_trainer(epochs))).lower(params).compile()
-    compile_s = time.perf_counter() - t0
+    return jax, jnp, lax
 
-    (loss, correct, epochs_run), wall, usage = timed(
-        lambda: jax.block_until_ready(compiled(params))
-    )
-    loss, correct = np.asarray(loss), np.asarray(correct)
-    stats = summarise(loss, correct)
-    extra = {
-        **stats,
-        "epochs_run": int(np.min(np.asarray(epochs_run))),
-        **usage,
-        "compile_s": compile_s,
-    }
-    return Result("jax", wall, replicates, epochs, stats["frac_loss_below_0_01"], extra)
+
+def split(p) -> tuple:
+    """(N_PARAMS, R) block -> (W1 (H, R), b1 (H, R), W2 (O, H, R), b2 (O, R)), replicate axis last."""
+    return p[0:H], p[H : 2 * H], p[2 * H : 4 * H].reshape(O, H, -1), p[4 * H :]
+
+
+def join(w1, b1, w2, b2):
+    """Inverse of split, for any array module with concatenate (numpy or jax.numpy)."""
+    xp = np if isinstance(w1, np.ndarray) else jax_modules()[1]
+    return xp.concatenate([w1, b1, w2.reshape(O * H, -1), b2])
+
+
+def make_jax_vmap(epochs: int):
+    """jit(vmap(train_one)): one replicate's (W1, b1, W2, b2), replicate axis first under vmap."""
+    jax, jnp, lax = jax_modules()
+    xs, ts = jnp.asarray(XS), jnp.asarray(TARGETS)
+
+    def forward(p, x):
+        w1, b1, w2, b2 = p
+        h = jax.nn.relu(w1 * x + b1)  # jax's relu'(0) = 0
+        return jax.nn.sigmoid(w2 @ h + b2)
+
+    def sample_loss(p, x, t):
+        d = forward(p, x) - t
+        return 0.5 * jnp.sum(d * d)
+
+    grad = jax.grad(sample_loss)
+
+    def mean_loss(p):
+        return sum(sample_loss(p, xs[s], ts[s]) for s in range(len(XS))) / len(XS)
+
+    def epoch(_, carry):
+        p, mn, _ = carry
+        for s in range(len(XS)):  # unrolled
+            p = jax.tree.map(lambda w, g: w - LR * g, p, grad(p, xs[s], ts[s]))
+        loss = mean_loss(p)
+        return p, jnp.fmin(mn, loss), loss
+
+    def train_one(p):
+        l0 = mean_loss(p)
+        return lax.fori_loop(0, epochs, epoch, (p, l0, l0))
+
+    run = jax.vmap(train_one)
+
+    def train(block):  # (N_PARAMS, R) -> same outputs as the batched variant
+        w1, b1, w2, b2 = split(block)
+        p = (w1.T, b1.T, jnp.moveaxis(w2, 2, 0), b2.T)
+        (w1, b1, w2, b2), mn, loss = run(p)
+        return join(w1.T, b1.T, jnp.moveaxis(w2, 0, 2), b2.T), mn, loss
+
+    return jax.jit(train)
+
+
+def make_jax_batched(epochs: int):
+    """The NumPy peer's algorithm on (k, chunk) arrays, replicate axis last, one jit."""
+    jax, jnp, lax = jax_modules()
+
+    def forward(p, x):
+        w1, b1, w2, b2 = p
+        z1 = w1 * x + b1
+        h = jnp.maximum(z1, 0.0)
+        y = jax.nn.sigmoid(jnp.sum(w2 * h[None], axis=1) + b2)
+        return z1, h, y
+
+    def mean_loss(p):
+        tot = 0.0
+        for s, x in enumerate(XS):
+            y = forward(p, x)[2]
+            t = jnp.asarray(TARGETS[s])[:, None]
+            tot = tot + 0.5 * jnp.sum((y - t) ** 2, axis=0)
+        return tot / len(XS)
+
+    def step(p, s):
+        w1, b1, w2, b2 = p
+        z1, h, y = forward(p, XS[s])
+        t = jnp.asarray(TARGETS[s])[:, None]
+        d2 = LR * (y - t) * y * (1.0 - y)
+        d1 = jnp.sum(w2 * d2[:, None], axis=0) * (z1 > 0.0)
+        return (w1 - d1 * XS[s], b1 - d1, w2 - d2[:, None] * h[None], b2 - d2)
+
+    def epoch(_, carry):
+        p, mn, _ = carry
+        for s in range(len(XS)):
+            p = step(p, s)
+        loss = mean_loss(p)
+        return p, jnp.fmin(mn, loss), loss
+
+    def train(block):
+        p = split(block)
+        l0 = mean_loss(p)
+        p, mn, loss = lax.fori_loop(0, epochs, epoch, (p, l0, l0))
+        return join(*p), mn, loss
+
+    return jax.jit(train)
+
+
+def run_jax(p0: np.ndarray, epochs: int, chunks: list[int], repeats: int) -> tuple[Timing, list[dict]]:
+    jax, jnp, _ = jax_modules()
+    r = p0.shape[1]
+    sweep: list[dict] = []
+    best: Timing | None = None
+    for variant, make in (("vmap", make_jax_vmap), ("batched", make_jax_batched)):
+        fn = make(epochs)
+        for chunk in chunks:
+            if chunk > r:
+                continue
+            parts = [jnp.asarray(p0[:, i : i + chunk]) for i in range(0, r, chunk)]
+            t0 = time.perf_counter()
+            compiled = {}
+            for q in parts:  # one compiled executable per distinct chunk shape
+                if q.shape not in compiled:
+                    compiled[q.shape] = fn.lower(q).compile()
+            compile_s = time.perf_counter() - t0
+            times = []
+            for _ in range(repeats):
+                t0 = time.perf_counter()
+                outs = [compiled[q.shape](q) for q in parts]
+                jax.block_until_ready(outs)
+                times.append(time.perf_counter() - t0)
+            row = {"variant": variant, "chunk": chunk, "wall_s": min(times), "times_s": times,
+                   "compile_s": compile_s}
+            sweep.append(row)
+            print(f"  jax {variant:7s} chunk {chunk:>6}: {min(times):.3f} s "
+                  f"(runs {', '.join(f'{t:.3f}' for t in times)}; compile {compile_s:.1f} s)",
+                  flush=True)
+            if best is None or row["wall_s"] < best.wall_s:
+                params = np.concatenate([np.asarray(o[0]) for o in outs], axis=1)
+                loss = np.concatenate([np.asarray(o[2]) for o in outs])
+                best = Timing(f"jax {variant} (chunk {chunk})", row["wall_s"],
+                              {"variant": variant, "chunk": chunk,
+                               "median_final_loss": float(np.median(loss)), "params": params})
+    assert best is not None
+    return best, sweep
 
 
 # ---------------------------------------------------------------- initgrid --
 
 
-def parse_json_object(stdout: str) -> dict[str, Any]:
-    """The JSON object initgrid prints; tolerate stray lines before it."""
-    try:
-        return json.loads(stdout)
-    except ValueError:
-        lines = [line for line in stdout.splitlines() if line.strip()]
-        return json.loads(lines[-1] if lines else "")
-
-
-def run_initgrid(binary: Path, replicates: int, epochs: int, threads: int) -> Result:
+def run_initgrid(binary: Path, replicates: int, epochs: int, threads: int, repeats: int) -> Timing:
     label = f"initgrid ({threads} thread{'s' if threads != 1 else ''})"
-    result = Result(label, replicates=replicates, epochs=epochs)
     if not binary.is_file():
-        result.note = f"binary not found: {binary} (build with `cargo build --release`)"
-        return result
-    cmd = [
-        str(binary),
-        "bench",
-        "--json",
-        "--replicates",
-        str(replicates),
-        "--epochs",
-        str(epochs),
-        "--threads",
-        str(threads),
-    ]
-    t0 = time.perf_counter()
-    try:
+        return Timing(label, None, note=f"binary not found: {binary} (cargo build --release)")
+    cmd = [str(binary), "bench", "--json", "--replicates", str(replicates), "--epochs",
+           str(epochs), "--threads", str(threads)]
+    best: Timing | None = None
+    for _ in range(repeats):
+        t0 = time.perf_counter()
         proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    except OSError as err:
-        result.note = f"could not run {binary}: {err}"
-        return result
-    outer_wall = time.perf_counter() - t0
-    if proc.returncode != 0:
-        tail = (proc.stderr.strip().splitlines() or ["(no stderr)"])[-1]
-        result.note = f"`{' '.join(cmd[1:])}` exited {proc.returncode}: {tail}"
-        return result
-    try:
-        data = parse_json_object(proc.stdout)
-        result.wall_s = float(data["wall_s"])
-    except (ValueError, KeyError, TypeError) as err:
-        result.note = f"unreadable JSON from initgrid bench ({err}): {proc.stdout[:200]!r}"
-        return result
-    result.sanity = data.get("converged")
-    result.extra = {"reported": data, "outer_wall_s": outer_wall}
-    if data.get("replicates", replicates) != replicates or data.get("epochs", epochs) != epochs:
-        result.note = "initgrid reported different replicates/epochs than requested"
-    return result
+        process_s = time.perf_counter() - t0
+        if proc.returncode != 0:
+            return Timing(label, None, note=f"exited {proc.returncode}: {proc.stderr.strip()[-300:]}")
+        data = json.loads(proc.stdout.strip().splitlines()[-1])
+        if data.get("replicates") != replicates or data.get("epochs") != epochs:
+            return Timing(label, None, note=f"reported a different workload: {data}")
+        if best is None or process_s < best.wall_s:
+            best = Timing(label, process_s, {"process_s": process_s, "bench_wall_s": data["wall_s"],
+                                             "kernel": data.get("kernel"), "reported": data})
+    assert best is not None
+    return best
 
 
 # ----------------------------------------------------------------- machine --
 
 
-def cpu_model() -> str:
+def machine_info() -> dict[str, Any]:
+    cpu = platform.processor() or platform.machine()
+    flags: list[str] = []
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
+                cpu = line.split(":", 1)[1].strip()
+            if line.startswith("flags") and not flags:
+                have = set(line.split(":", 1)[1].split())
+                flags = [f for f in ("sse2", "avx", "avx2", "fma", "avx512f") if f in have]
     except OSError:
         pass
-    return platform.processor() or platform.machine()
-
-
-def usable_cores() -> int:
     try:
-        return len(os.sched_getaffinity(0))
+        cores = len(os.sched_getaffinity(0))
     except AttributeError:
-        return os.cpu_count() or 1
-
-
-def blas_info() -> list[dict[str, Any]]:
-    try:
-        from threadpoolctl import threadpool_info
-    except ImportError:
-        return [{"note": "threadpoolctl not installed"}]
-    keys = ("internal_api", "version", "architecture", "num_threads", "threading_layer")
-    return [{k: pool.get(k) for k in keys} for pool in threadpool_info()]
-
-
-def machine_info(include_jax: bool) -> dict[str, Any]:
+        cores = os.cpu_count() or 1
     info: dict[str, Any] = {
-        "cpu": cpu_model(),
-        "cores_usable": usable_cores(),
-        "cores_total": os.cpu_count(),
-        "loadavg_1m_at_start": os.getloadavg()[0],
+        "date_utc": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "cpu": cpu,
+        "cores": cores,
+        "simd": flags,
+        "loadavg_1m_at_start": round(os.getloadavg()[0], 2),
         "python": platform.python_version(),
         "numpy": np.__version__,
-        "numpy_blas": blas_info(),
-        "openblas_env": {v: os.environ.get(v) for v in OPENBLAS_VARS},
+        "openblas_env": {v: os.environ.get(v) for v in OPENBLAS_VARS if v in os.environ},
     }
-    if include_jax:
+    try:
         import jax
         import jaxlib
 
-        info["jax"] = jax.__version__
-        info["jaxlib"] = jaxlib.__version__
+        info["jax"], info["jaxlib"] = jax.__version__, jaxlib.__version__
+    except ImportError:
+        pass
     return info
-
-
-def warn_openblas_env() -> None:
-    set_vars = [v for v in OPENBLAS_VARS if v in os.environ]
-    if set_vars:
-        print(
-            f"WARNING: {', '.join(set_vars)} set; this slows a current numpy. For a "
-            "benchmark run, unset both in that command only:\n"
-            "  env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "
-            "python3 scripts/bench_peers.py ...\n",
-            file=sys.stderr,
-        )
-
-
-# ------------------------------------------------------------------ output --
-
-
-def fmt(value: float | None, spec: str) -> str:
-    return "n/a" if value is None else format(value, spec)
-
-
-def render_table(results: list[Result], reference: Result | None) -> str:
-    header = (
-        "tool",
-        "wall s",
-        "sample-steps/s",
-        "trainings/s",
-        "wall / initgrid(all)",
-        "frac loss<0.01",
-    )
-    rows = [header]
-    for r in results:
-        ratio = None
-        if r.ok and reference is not None and reference.ok:
-            ratio = r.wall_s / reference.wall_s
-        rows.append(
-            (
-                r.name,
-                fmt(r.wall_s, ".2f"),
-                fmt(r.sample_steps_per_s(), ".3e"),
-                fmt(r.trainings_per_s(), ",.0f"),
-                "n/a" if ratio is None else f"{ratio:.2f}x",
-                fmt(r.sanity, ".3f"),
-            )
-        )
-    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-    lines = [
-        "  ".join(
-            c.ljust(w) if i == 0 else c.rjust(w)
-            for i, (c, w) in enumerate(zip(row, widths, strict=True))
-        )
-        for row in rows
-    ]
-    lines.insert(1, "-" * len(lines[0]))
-    return "\n".join(lines)
-
-
-def blas_note(machine: dict[str, Any]) -> str:
-    pools = [p for p in machine["numpy_blas"] if p.get("internal_api")]
-    loaded = (
-        ", ".join(
-            f"{p['internal_api']} {p['version']} kernel {p['architecture']} "
-            f"with {p['num_threads']} threads"
-            for p in pools
-        )
-        or "not reported"
-    )
-    return (
-        f"numpy BLAS: {loaded}; the numpy peer calls no BLAS routine (ufuncs and "
-        "einsum without optimize), so those threads stay idle (see CPU time / wall)"
-    )
-
-
-def render_notes(
-    results: list[Result], reference: Result | None, epochs: int, machine: dict[str, Any]
-) -> str:
-    notes = [blas_note(machine)] if any(r.name == "numpy" for r in results) else []
-    for r in results:
-        if r.note:
-            notes.append(f"{r.name}: {r.note}")
-        run = r.extra.get("epochs_run")
-        if run is not None and run != epochs:
-            notes.append(f"{r.name}: WARNING stopped early after {run} of {epochs} epochs")
-        kernel = r.extra.get("reported", {}).get("kernel")
-        if kernel:
-            notes.append(f"{r.name}: kernel {kernel}")
-        if "compile_s" in r.extra:
-            notes.append(f"{r.name}: compile {r.extra['compile_s']:.2f} s (not in wall)")
-        if "cpu_per_wall" in r.extra:
-            x = r.extra
-            notes.append(
-                f"{r.name}: CPU time / wall = {x['cpu_per_wall']:.2f} (user {x['user_s']:.1f} s, "
-                f"sys {x['sys_s']:.1f} s, {x['minor_faults']:,} minor page faults)"
-            )
-            notes.append(
-                f"{r.name}: all 4 correct at the end {x['frac_all_correct']:.4f}, "
-                f"median final loss {x['median_final_loss']:.4f}"
-            )
-    if reference is not None and reference.ok:
-        for r in results:
-            if r.ok and r is not reference and not r.name.startswith("initgrid"):
-                ratio = r.wall_s / reference.wall_s
-                verdict = f"{ratio:.1f}x faster" if ratio >= 1 else f"{1 / ratio:.1f}x slower"
-                notes.append(f"initgrid (all threads) is {verdict} than {r.name}")
-    notes.append(
-        "initgrid's sanity column is its reported 'converged' field (fraction with final "
-        "mean loss < 0.01); the RNGs differ, so compare it only roughly."
-    )
-    return "\n".join(f"* {n}" for n in notes)
 
 
 # -------------------------------------------------------------------- main --
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--replicates", type=int, default=10_000)
-    ap.add_argument("--epochs", type=int, default=2000)
-    ap.add_argument(
-        "--initgrid",
-        type=Path,
-        default=REPO_ROOT / "target/release/initgrid",
-        help="initgrid binary (default: target/release/initgrid)",
-    )
-    ap.add_argument("--seed", type=int, default=0, help="peer RNG seed")
-    ap.add_argument("--skip-jax", action="store_true")
-    ap.add_argument("--skip-numpy", action="store_true")
-    ap.add_argument("--json", type=Path, metavar="OUT", help="also write results as JSON")
-    return ap.parse_args(argv)
+def agreement_check(epochs: int = 50, replicates: int = 64) -> None:
+    """NumPy and both JAX variants train the same replicates to the same parameters."""
+    p0 = init_params(replicates, 1)
+    peer = NumpyPeer(p0)
+    peer.train(epochs)
+    for make in (make_jax_vmap, make_jax_batched):
+        p, _, loss = make(epochs)(p0)
+        err = float(np.max(np.abs(np.asarray(p) - peer.P)))
+        if not err < 1e-10:
+            raise SystemExit(f"agreement check FAILED: {make.__name__} differs from numpy by {err}")
+        lerr = float(np.max(np.abs(np.asarray(loss) - peer.loss)))
+        if not lerr < 1e-12:
+            raise SystemExit(f"agreement check FAILED: {make.__name__} loss differs by {lerr}")
+    print(f"agreement check: numpy, jax vmap and jax batched agree to 1e-10 after {epochs} epochs")
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    warn_openblas_env()
-    machine = machine_info(include_jax=not args.skip_jax)
-    R, E = args.replicates, args.epochs
-    print(
-        f"workload: four, 1-4-2 ReLU/sigmoid, online SGD lr={LR}, float64, "
-        f"{R} replicates x {E} epochs, evaluation every epoch"
-    )
-    print("machine: " + json.dumps(machine))
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--replicates", type=int, default=10_000)
+    ap.add_argument("--epochs", type=int, default=2000)
+    ap.add_argument("--chunks", default="500,1000,2000,5000,10000")
+    ap.add_argument("--repeats", type=int, default=2, help="timings per measurement; best kept")
+    ap.add_argument("--initgrid", type=Path, default=REPO_ROOT / "target/release/initgrid")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--skip-numpy", action="store_true")
+    ap.add_argument("--skip-jax", action="store_true")
+    ap.add_argument("--check", action="store_true", help="agreement test of the peers first")
+    ap.add_argument("--json", type=Path, metavar="OUT")
+    ap.add_argument("--markdown", type=Path, metavar="OUT")
+    a = ap.parse_args(argv)
+    R, E = a.replicates, a.epochs
+    chunks = [int(c) for c in a.chunks.split(",") if c.strip()]
+    for v in OPENBLAS_VARS:
+        if v in os.environ:
+            print(f"WARNING: {v} is set; run with `env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE`",
+                  file=sys.stderr)
+    machine = machine_info()
+    print(f"workload: four, relu-sigmoid 1-4-2, U(-1,1), online SGD lr {LR} fixed order, "
+          f"float64, {R} replicates x {E} epochs, loss evaluated every epoch")
+    print(f"machine: {machine['cpu']}, {machine['cores']} cores ({' '.join(machine['simd'])}), "
+          f"{machine['date_utc']}, load {machine['loadavg_1m_at_start']}")
+    print(f"versions: python {machine['python']}, numpy {machine['numpy']}, "
+          f"jax {machine.get('jax', '-')}")
+    if a.check:
+        agreement_check()
 
-    results: list[Result] = []
-    if not args.skip_numpy:
+    p0 = init_params(R, a.seed)
+    peers: list[Timing] = []
+    sweep: list[dict] = []
+    if not a.skip_numpy:
         print("running numpy ...", flush=True)
-        results.append(run_numpy(R, E, args.seed))
-    if not args.skip_jax:
-        print("running jax ...", flush=True)
-        results.append(run_jax(R, E, args.seed))
-    for threads in sorted({1, usable_cores()}):
-        print(f"running initgrid --threads {threads} ...", flush=True)
-        results.append(run_initgrid(args.initgrid, R, E, threads))
-        if results[-1].note:
-            print(f"  note: {results[-1].note}", flush=True)
-    reference = results[-1]
+        peers.append(run_numpy(p0, E, a.repeats))
+        print(f"  numpy: {peers[-1].wall_s:.3f} s", flush=True)
+    if not a.skip_jax:
+        print("running jax (chunk sweep) ...", flush=True)
+        best, sweep = run_jax(p0, E, chunks, a.repeats)
+        peers.append(best)
+    if len(peers) == 2:  # same replicates, same algorithm: the peers must agree
+        diff = float(np.max(np.abs(peers[0].detail["params"] - peers[1].detail["params"])))
+        peers[1].detail["max_param_diff_vs_numpy"] = diff
+    initgrid = []
+    for th in sorted({1, machine["cores"]}):
+        print(f"running initgrid --threads {th} ...", flush=True)
+        initgrid.append(run_initgrid(a.initgrid, R, E, th, a.repeats))
+        if initgrid[-1].note:
+            print(f"  note: {initgrid[-1].note}")
+    fastest = min((p for p in peers if p.wall_s), key=lambda p: p.wall_s, default=None)
+    ig_all = initgrid[-1]
+
+    rows = []
+    for t in peers + initgrid:
+        row = {"tool": t.name, "wall_s": t.wall_s}
+        if t.name.startswith("initgrid") and t.wall_s:
+            row["bench_wall_s"] = t.detail["bench_wall_s"]
+            row["kernel"] = t.detail["kernel"]
+        if ig_all.wall_s and t.wall_s:
+            row["x_initgrid"] = t.wall_s / ig_all.wall_s
+        rows.append(row)
 
     print()
-    print(render_table(results, reference))
-    print()
-    print(render_notes(results, reference, E, machine))
-
-    if args.json:
-        payload = {
-            "workload": {
-                "dataset": "four",
-                "network": "1-4-2",
-                "lr": LR,
-                "tol": TOL,
-                "replicates": R,
-                "epochs": E,
-                "dtype": "float64",
-            },
-            "machine": machine,
-            "results": [
-                {
-                    **asdict(r),
-                    "sample_steps_per_s": r.sample_steps_per_s(),
-                    "trainings_per_s": r.trainings_per_s(),
-                }
-                for r in results
-            ],
+    print(f"{'tool':28s} {'wall s':>8s} {'(own timer)':>11s} {'vs initgrid':>11s}")
+    for row in rows:
+        own = f"{row['bench_wall_s']:.3f}" if "bench_wall_s" in row else ""
+        ratio = f"{row['x_initgrid']:.2f}x" if "x_initgrid" in row else "n/a"
+        wall = f"{row['wall_s']:.3f}" if row["wall_s"] else "n/a"
+        print(f"{row['tool']:28s} {wall:>8s} {own:>11s} {ratio:>11s}")
+    ratios = {}
+    if fastest and ig_all.wall_s:
+        ratios = {
+            "fastest_peer": fastest.name,
+            "vs_fastest_peer_process": fastest.wall_s / ig_all.wall_s,
+            "vs_fastest_peer_own_timer": fastest.wall_s / ig_all.detail["bench_wall_s"],
         }
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(payload, indent=2) + "\n")
-        print(f"\nwrote {args.json}")
+        for p in peers:
+            ratios[f"vs_{p.name.split(' (')[0].replace(' ', '_')}_process"] = p.wall_s / ig_all.wall_s
+        print()
+        print(f"initgrid ({ig_all.name.split('(')[1][:-1]}, whole process) is "
+              f"{ratios['vs_fastest_peer_process']:.2f}x the fastest peer ({fastest.name}); "
+              f"{ratios['vs_fastest_peer_own_timer']:.2f}x by its own timer")
+        for p in peers:
+            print(f"  vs {p.name}: {p.wall_s / ig_all.wall_s:.2f}x")
+    if len(initgrid) == 2 and all(t.wall_s for t in initgrid):
+        sc = initgrid[0].detail["bench_wall_s"] / initgrid[1].detail["bench_wall_s"]
+        ratios["initgrid_thread_scaling"] = sc
+        print(f"initgrid scaling 1 -> {machine['cores']} threads (own timer): {sc:.2f}x")
+    if len(peers) == 2:
+        print(f"numpy vs {peers[1].name}: max |param difference| after training "
+              f"{peers[1].detail['max_param_diff_vs_numpy']:.1e}")
+
+    for p in peers:
+        p.detail.pop("params", None)
+    payload = {
+        "workload": {"dataset": "four", "network": "relu-sigmoid 1-4-2", "init": "U(-1,1)",
+                     "optimizer": "online SGD, fixed order", "lr": LR, "epochs": E,
+                     "replicates": R, "dtype": "float64", "eval_every_epoch": True},
+        "machine": machine,
+        "rows": rows,
+        "ratios": ratios,
+        "jax_sweep": sweep,
+        "peers": [{"name": p.name, "wall_s": p.wall_s, **p.detail} for p in peers],
+        "initgrid": [{"name": t.name, "wall_s": t.wall_s, "note": t.note, **t.detail}
+                     for t in initgrid],
+    }
+    if a.json:
+        a.json.write_text(json.dumps(payload, indent=2) + "\n")
+        print(f"wrote {a.json}")
+    if a.markdown:
+        a.markdown.write_text(markdown(payload))
+        print(f"wrote {a.markdown}")
     return 0
+
+
+def markdown(d: dict[str, Any]) -> str:
+    m, w = d["machine"], d["workload"]
+    out = [
+        f"Reference workload ({w['dataset']}, {w['network']}, {w['init']}, {w['optimizer']}, "
+        f"lr {w['lr']}, {w['epochs']} epochs × {w['replicates']} replicates, float64, loss "
+        f"every epoch), one run of `scripts/bench_peers.py` on {m['cpu']}, {m['cores']} cores, "
+        f"{m['date_utc']}:",
+        "",
+        "| tool | wall time (s) | initgrid is ×faster |",
+        "| --- | ---: | ---: |",
+    ]
+    for row in d["rows"]:
+        wall = f"{row['wall_s']:.2f}" if row["wall_s"] else "n/a"
+        if "bench_wall_s" in row:
+            wall += f" (whole process; {row['bench_wall_s']:.2f} training)"
+        ratio = f"{row['x_initgrid']:.1f}" if "x_initgrid" in row else "n/a"
+        out.append(f"| {row['tool']} | {wall} | {ratio} |")
+    if d["jax_sweep"]:
+        out += ["", "JAX chunk sweep (s): " + ", ".join(
+            f"{r['variant']} {r['chunk']}: {r['wall_s']:.2f}" for r in d["jax_sweep"])]
+    return "\n".join(out) + "\n"
 
 
 if __name__ == "__main__":

@@ -203,7 +203,7 @@ fn affine<const N: usize, const FI: usize, const U: usize>(
             let wj = &w[j * fi..(j + 1) * fi];
             let mut acc = b[j];
             for i in 0..fi {
-                acc += wj[i] * xs[i];
+                acc = wj[i].mul_add(xs[i], acc);
             }
             zs[j] = acc;
         }
@@ -225,16 +225,18 @@ fn weight_grads<const N: usize, const FI: usize, const U: usize, S: GradSink<N>>
     u: usize,
 ) {
     let (fi, u) = (width(FI, fi), width(U, u));
+    // The sums start from their first term (not from 0 + first term: one operation less per
+    // sum, which matters for online SGD where m = 1; m ≥ 1 always).
     for j in 0..u {
-        let mut b = Lanes::zero();
-        for s in 0..m {
+        let mut b = delta[j];
+        for s in 1..m {
             b += delta[s * u + j];
         }
         sink.put(params, b_off + j, b);
         for i in 0..fi {
-            let mut g = Lanes::zero();
-            for s in 0..m {
-                g += delta[s * u + j] * x[s * fi + i];
+            let mut g = delta[j] * x[i];
+            for s in 1..m {
+                g = delta[s * u + j].mul_add(x[s * fi + i], g);
             }
             sink.put(params, w_off + j * fi + i, g);
         }
@@ -256,9 +258,9 @@ fn back_prop<const N: usize, const FI: usize, const U: usize>(
     for s in 0..m {
         let ds = &delta[s * u..(s + 1) * u];
         for i in 0..fi {
-            let mut acc = Lanes::zero();
-            for j in 0..u {
-                acc += w[j * fi + i] * ds[j];
+            let mut acc = w[i] * ds[0];
+            for j in 1..u {
+                acc = w[j * fi + i].mul_add(ds[j], acc);
             }
             out[s * fi + i] = acc;
         }
@@ -370,7 +372,8 @@ fn act_grad<const N: usize>(act: Activation, z: Lanes<N>, a: Lanes<N>) -> Lanes<
 
 /// Where [`backward`] puts each parameter's gradient: stored ([`Store`], for gradient checks) or
 /// applied at once as an SGD step ([`Sgd`], for training — no gradient buffer is written and
-/// re-read). Both see the same gradient value; the SGD arithmetic is PyTorch's.
+/// re-read). Both see the same gradient value; the update is PyTorch's rule, each step one fused
+/// multiply-add (a single rounding).
 pub trait GradSink<const N: usize> {
     fn put(&mut self, params: &mut [Lanes<N>], idx: usize, g: Lanes<N>);
 }
@@ -397,10 +400,10 @@ impl<const N: usize> GradSink<N> for Sgd<'_, N> {
     #[inline(always)]
     fn put(&mut self, params: &mut [Lanes<N>], idx: usize, g: Lanes<N>) {
         match self.velocity.as_deref_mut() {
-            None => params[idx] -= self.lr * g,
+            None => params[idx] = (-self.lr).mul_add(g, params[idx]),
             Some(v) => {
-                v[idx] = self.momentum * v[idx] + g;
-                params[idx] -= self.lr * v[idx];
+                v[idx] = self.momentum.mul_add(v[idx], g);
+                params[idx] = (-self.lr).mul_add(v[idx], params[idx]);
             }
         }
     }
@@ -430,11 +433,12 @@ pub fn backward<const N: usize, S: GradSink<N>>(
         let u = last.units;
         let (a, z) = (&buf.a[nl - 1], &buf.z[nl - 1]);
         for idx in 0..m * u {
-            let diff = a[idx] - t[idx];
+            // ×(1/m) is skipped for m = 1: multiplying by 1.0 changes no bit.
+            let diff = if m == 1 { a[idx] - t[idx] } else { (a[idx] - t[idx]) * inv_m };
             buf.delta[idx] = match (loss, last.activation) {
                 // softmax + cross-entropy: ∂ℓ/∂z = p − t
-                (Loss::Ce, _) => diff * inv_m,
-                (Loss::Mse, act) => diff * inv_m * act_grad(act, z[idx], a[idx]),
+                (Loss::Ce, _) => diff,
+                (Loss::Mse, act) => diff * act_grad(act, z[idx], a[idx]),
             };
         }
     }
@@ -522,7 +526,7 @@ pub fn sample_loss<const N: usize>(shape: &NetShape, loss: Loss, buf: &Buffers<N
             let mut acc = Lanes::zero();
             for k in 0..u {
                 let d = a[k] - ts[k];
-                acc += d * d;
+                acc = d.mul_add(d, acc);
             }
             acc * Lanes::splat(0.5)
         }
