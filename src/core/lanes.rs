@@ -165,7 +165,7 @@ impl<const N: usize> Lanes<N> {
     pub fn sigmoid(self) -> Self {
         // Computed CHUNK lanes at a time: the ~25 steps' temporaries of a whole group would not
         // fit in the vector registers. Element-wise, so the bits are the same either way.
-        if N.is_multiple_of(CHUNK) && N > CHUNK {
+        if N % CHUNK == 0 && N > CHUNK {
             let mut out = self.0;
             for c in out.chunks_exact_mut(CHUNK) {
                 let v = Lanes::<CHUNK>(c.try_into().expect("CHUNK lanes")).sigmoid();
