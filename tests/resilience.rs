@@ -81,6 +81,19 @@ fn resume(cfg: &Path, out: &Path) -> (u64, u64) {
     (nums[0], nums[1])
 }
 
+/// Resumes an interrupted run and checks that it kept finished runs, trained only the rest,
+/// and ended with the tables of an uninterrupted run.
+fn resume_keeps_finished_runs(tmp: &Path, cfg: &Path, out: &Path) {
+    let (kept, trained) = resume(cfg, out);
+    let total = runs_no_timing(out).height() as u64;
+    assert!(
+        kept > 0 && trained < total,
+        "resume retrained {trained} of {total} runs (kept {kept})"
+    );
+    assert_eq!(kept + trained, total);
+    assert!(runs_no_timing(out).equals_missing(&reference(tmp, cfg)));
+}
+
 fn reference(tmp: &Path, cfg: &Path) -> polars::prelude::DataFrame {
     let r = tmp.join("ref");
     run_ok(cfg, &r, &["--threads", "2"]);
@@ -98,14 +111,7 @@ fn kill_9_then_resume_equals_an_uninterrupted_run() {
     child.wait().unwrap();
     let before = chunks(&out);
     assert!(!out.join("runs.parquet").exists(), "the run finished before it could be killed");
-    let (kept, trained) = resume(&cfg, &out);
-    let total = runs_no_timing(&out).height() as u64;
-    assert!(
-        kept > 0 && trained < total,
-        "resume retrained {trained} of {total} runs (kept {kept})"
-    );
-    assert_eq!(kept + trained, total);
-    assert!(runs_no_timing(&out).equals_missing(&reference(tmp.path(), &cfg)));
+    resume_keeps_finished_runs(tmp.path(), &cfg, &out);
     assert!(before >= 2);
 }
 
@@ -122,14 +128,7 @@ fn ctrl_c_flushes_and_resume_completes() {
     assert_eq!(o.status.code(), Some(130), "{err}");
     assert!(err.contains("resume with the same command"), "{err}");
     assert!(!out.join("runs.parquet").exists());
-    let (kept, trained) = resume(&cfg, &out);
-    let total = runs_no_timing(&out).height() as u64;
-    assert!(
-        kept > 0 && trained < total,
-        "resume retrained {trained} of {total} runs (kept {kept})"
-    );
-    assert_eq!(kept + trained, total);
-    assert!(runs_no_timing(&out).equals_missing(&reference(tmp.path(), &cfg)));
+    resume_keeps_finished_runs(tmp.path(), &cfg, &out);
 }
 
 #[test]
