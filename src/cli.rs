@@ -41,6 +41,10 @@ pub struct RunArgs {
     /// Discard earlier results in the output directory and start over.
     #[arg(long)]
     pub fresh: bool,
+    /// Overrides of the config: `lr=0.5`, `seeds=200`, `dataset=four`; a list `lr=0.1,0.5`
+    /// makes a grid axis (values are written as in TOML).
+    #[arg(value_name = "KEY=VALUE")]
+    pub overrides: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -57,6 +61,9 @@ pub enum Command {
     Merge(MergeArgs),
     /// Generate FINDINGS.md from the article's result directories (configs/article/*.toml).
     Findings(FindingsArgs),
+    /// Ask one question with no config file: train seeds until every cell's anytime-valid 95 %
+    /// interval is within ±PRECISION (e.g. `initgrid ask dataset=four layout=relu-relu lr=0.9`).
+    Ask(AskArgs),
     /// Benchmark the reference workload (four points, relu-sigmoid 1-4-2, 2000 epochs).
     Bench(BenchArgs),
 }
@@ -134,6 +141,38 @@ pub struct MergeArgs {
     /// Shard directories (or one directory holding all shards' parts).
     #[arg(required = true)]
     pub dirs: Vec<PathBuf>,
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct AskArgs {
+    /// The parameters of the question, `KEY=VALUE` as in the config (defaults for the rest;
+    /// `dataset`, `layout` and `lr` are required); a list `lr=0.5,0.9` makes one cell per value.
+    #[arg(required = true, value_name = "KEY=VALUE")]
+    pub params: Vec<String>,
+    /// Outcome whose rate must be precise (`failed` = not converged).
+    #[arg(long, default_value = "converged")]
+    pub outcome: String,
+    /// Stop when every cell's 95 % confidence sequence is within ± this of its rate.
+    #[arg(long, default_value_t = 0.01)]
+    pub precision: f64,
+    /// Stop at this many seeds per cell even if not yet precise.
+    #[arg(long, default_value_t = 10_000)]
+    pub max_seeds: u32,
+    /// Seeds per cell in the first batch; each further batch doubles the total.
+    #[arg(long, default_value_t = 100)]
+    pub first_seeds: u32,
+    /// One JSON object per cell on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// Results directory [default: results/ask-<hash of the question>].
+    #[arg(short, long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Worker threads [default: RAYON_NUM_THREADS or all cores].
+    #[arg(short = 'j', long, value_name = "N")]
+    pub threads: Option<usize>,
+    /// No progress output.
     #[arg(short, long)]
     pub quiet: bool,
 }

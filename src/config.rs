@@ -28,7 +28,7 @@ use toml::de::{DeTable, DeValue};
 
 use crate::core::Dataset;
 use crate::core::data::PRESETS;
-use crate::params::{Datasets, PARAMS, Value, closest, de_float, de_int, param_index, type_name};
+use crate::params::{Datasets, PARAMS, ParamDef, Value, closest, de_float, de_int, param_index, type_name, with_literal};
 
 /// A config problem: where, what, and how to fix it.
 #[derive(Debug, Clone, PartialEq)]
@@ -84,6 +84,9 @@ pub(crate) struct Config {
     /// `[[exclude]]` rules: a combination is dropped when it matches every pair of a rule.
     pub excludes: Vec<Vec<(usize, Value)>>,
     pub datasets: Datasets,
+    /// Command-line overrides applied on top of the file (`key=value`, `key=a,b` for an axis),
+    /// in the order given ([`Config::with_overrides`]).
+    pub overrides: Vec<String>,
 }
 
 struct Ctx<'a> {
@@ -140,6 +143,14 @@ impl Config {
 
     /// Parses and validates config text; `file` is only used in messages.
     pub(crate) fn parse(file: &str, src: &str) -> Result<Config, ConfigError> {
+        let cfg = Config::parse_partial(file, src)?;
+        cfg.require(|p| format!("add {} = {} under [train], or a list under [grid]", p.name, p.example))?;
+        Ok(cfg)
+    }
+
+    /// [`Config::parse`] without the check that every required parameter is given (they are
+    /// left `None`): for a config that command-line overrides complete (`initgrid ask`).
+    pub(crate) fn parse_partial(file: &str, src: &str) -> Result<Config, ConfigError> {
         let ctx = Ctx { file, src };
         let root = DeTable::parse(src).map_err(|e| {
             let span = e.span();
@@ -432,20 +443,10 @@ impl Config {
                 axes.push((i, vals));
             }
         }
-        // Defaults and required parameters.
+        // Defaults (required parameters stay `None`: see [`Config::require`]).
         for (i, p) in PARAMS.iter().enumerate() {
             if fixed[i].is_none() && !axes.iter().any(|(a, _)| *a == i) {
-                match p.default_value() {
-                    Some(v) => fixed[i] = Some(v),
-                    None => {
-                        return Err(ctx.err(
-                            None,
-                            p.name,
-                            format!("missing parameter `{}` ({})", p.name, p.help),
-                            format!("add {} = {} under [train], or a list under [grid]", p.name, p.example),
-                        ));
-                    }
-                }
+                fixed[i] = p.default_value();
             }
         }
         let mut excludes = Vec::new();
@@ -495,8 +496,204 @@ impl Config {
             axes,
             excludes,
             datasets,
+            overrides: Vec::new(),
         })
     }
+
+    /// Fails on the first required parameter that is neither fixed nor varied; `fix` says how
+    /// to give it.
+    pub(crate) fn require(&self, fix: impl Fn(&ParamDef) -> String) -> Result<(), ConfigError> {
+        for (i, p) in PARAMS.iter().enumerate() {
+            if self.fixed[i].is_none() && !self.axes.iter().any(|(a, _)| *a == i) {
+                return Err(ConfigError {
+                    file: self.file.clone(),
+                    at: None,
+                    key: p.name.to_string(),
+                    message: format!("missing parameter `{}` ({})", p.name, p.help),
+                    fix: fix(p),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Applies command-line overrides `key=value` in order: any parameter or a top-level key
+    /// (`name`, `seeds`, `base_seed`, `paired_seeds`). One value fixes the parameter (replacing
+    /// an axis of the file); several, `key=a,b,c` or `key=[a,b]`, make it a grid axis (replacing
+    /// a fixed value, or the file's axis in place; a new axis goes last). Values parse exactly
+    /// as in TOML ([`ParamDef::parse_text`]); commas inside parentheses, brackets and quotes do
+    /// not split (`init_dist=normal(0,0.5),uniform(-1,1)` is two levels). Errors name the
+    /// override, the key and the fix, like the file's. The overrides are recorded in
+    /// [`Config::overrides`] (the manifest stores them; the effective values are in its
+    /// resolved config, so a changed override is a changed config on resume).
+    pub(crate) fn with_overrides(mut self, overrides: &[String]) -> Result<Config, ConfigError> {
+        let mut seen: Vec<String> = Vec::new();
+        let valid: Vec<&str> = OVERRIDE_TOP.iter().copied().chain(PARAMS.iter().map(|p| p.name)).collect();
+        for o in overrides {
+            let err = |key: &str, message: String, fix: String| ConfigError {
+                file: format!("override `{o}`"),
+                at: None,
+                key: key.to_string(),
+                message,
+                fix,
+            };
+            let Some((key, text)) = o.split_once('=') else {
+                return Err(err(
+                    "",
+                    "not of the form KEY=VALUE".into(),
+                    "e.g. lr=0.5, or lr=0.1,0.5 to vary it (a list makes a grid axis)".into(),
+                ));
+            };
+            let key = key.trim();
+            if !valid.contains(&key) {
+                let fix = match closest(key, valid.iter().copied()) {
+                    Some(c) => format!("did you mean `{c}`? valid keys: {}", valid.join(", ")),
+                    None => format!("valid keys: {}", valid.join(", ")),
+                };
+                return Err(err(key, format!("unknown key `{key}`"), fix));
+            }
+            if seen.iter().any(|k| k == key) {
+                return Err(err(
+                    key,
+                    format!("`{key}` is overridden twice"),
+                    format!("give `{key}` once; list several values in one override to vary it: {key}=a,b"),
+                ));
+            }
+            seen.push(key.to_string());
+            let (levels, bracketed) = split_levels(text);
+            if levels.is_empty() {
+                return Err(err(key, "no value given".into(), format!("write {key}=VALUE")));
+            }
+            let Some(i) = param_index(key) else {
+                if levels.len() > 1 || bracketed {
+                    return Err(err(
+                        key,
+                        format!("`{key}` takes one value, not a list"),
+                        format!("give a single value, e.g. {}", top_example(key)),
+                    ));
+                }
+                self.set_top(key, levels[0]).map_err(|(m, f)| err(key, m, f))?;
+                self.overrides.push(o.clone());
+                continue;
+            };
+            let mut vals: Vec<Value> = Vec::with_capacity(levels.len());
+            for lv in &levels {
+                let value = PARAMS[i].parse_text(lv, &self.datasets).map_err(|(m, f)| {
+                    let f = if f.is_empty() {
+                        format!("{}: {}", PARAMS[i].name, PARAMS[i].help)
+                    } else {
+                        f
+                    };
+                    err(key, m, f)
+                })?;
+                if let Some(j) = vals.iter().position(|v| *v == value) {
+                    let (a, b) = (levels[j].trim(), lv.trim());
+                    let msg = if a == b {
+                        format!("`{b}` appears twice")
+                    } else {
+                        format!("`{a}` and `{b}` are the same value (`{value}`)")
+                    };
+                    return Err(err(key, msg, "list each level once".into()));
+                }
+                vals.push(value);
+            }
+            if vals.len() == 1 && !bracketed {
+                self.axes.retain(|(a, _)| *a != i);
+                self.fixed[i] = vals.pop();
+            } else if let Some(axis) = self.axes.iter_mut().find(|(a, _)| *a == i) {
+                axis.1 = vals;
+            } else {
+                self.fixed[i] = None;
+                self.axes.push((i, vals));
+            }
+            self.overrides.push(o.clone());
+        }
+        self.require(|p| {
+            format!(
+                "give it on the command line, e.g. {}={}, or in the config under [train]",
+                p.name,
+                p.example.trim_matches('"')
+            )
+        })?;
+        Ok(self)
+    }
+
+    /// Sets a top-level key from an override's text; the error is (message, fix).
+    fn set_top(&mut self, key: &str, text: &str) -> Result<(), (String, String)> {
+        let fix = || top_example(key).to_string();
+        with_literal(text, |v| {
+            match key {
+                "name" => match v {
+                    DeValue::String(s) if valid_name(s) => self.name = s.to_string(),
+                    DeValue::String(s) => {
+                        return Err((
+                            format!("name `{s}` is not usable as a directory name"),
+                            "use letters, digits, '-', '_' and '.' only".into(),
+                        ));
+                    }
+                    other => return Err((format!("expected a string, found {}", type_name(other)), fix())),
+                },
+                "seeds" => match de_int(v) {
+                    Some(s) if s >= 1 && s <= u32::MAX as i128 => self.seeds = s as u32,
+                    Some(s) => return Err((format!("seeds = {s}: need at least one replicate per cell"), fix())),
+                    None => return Err((format!("expected an integer, found {}", type_name(v)), fix())),
+                },
+                "base_seed" => match de_int(v) {
+                    Some(s) if s >= 0 && s <= u64::MAX as i128 => self.base_seed = s as u64,
+                    _ => return Err((format!("expected a non-negative integer, found {}", type_name(v)), fix())),
+                },
+                "paired_seeds" => match v {
+                    DeValue::Boolean(b) => self.paired_seeds = *b,
+                    other => return Err((format!("expected true or false, found {}", type_name(other)), fix())),
+                },
+                _ => unreachable!("checked against OVERRIDE_TOP"),
+            }
+            Ok(())
+        })
+    }
+}
+
+/// Top-level keys an override may set (besides every parameter).
+const OVERRIDE_TOP: [&str; 4] = ["name", "seeds", "base_seed", "paired_seeds"];
+
+fn top_example(key: &str) -> &'static str {
+    match key {
+        "name" => "name=my-grid",
+        "seeds" => "seeds=500",
+        "base_seed" => "base_seed=2016",
+        _ => "paired_seeds=false",
+    }
+}
+
+/// Splits an override's value at the commas outside parentheses, brackets and quotes; a value
+/// in brackets (`[a, b]`) is a list even with one element (the flag).
+fn split_levels(text: &str) -> (Vec<&str>, bool) {
+    let t = text.trim();
+    let (t, bracketed) = match t.strip_prefix('[').and_then(|x| x.strip_suffix(']')) {
+        Some(inner) => (inner, true),
+        None => (t, false),
+    };
+    let mut out = Vec::new();
+    let (mut depth, mut quote, mut start) = (0i32, None::<char>, 0usize);
+    for (i, ch) in t.char_indices() {
+        match (quote, ch) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '"' | '\'') => quote = Some(ch),
+            (None, '(' | '[' | '{') => depth += 1,
+            (None, ')' | ']' | '}') => depth -= 1,
+            (None, ',') if depth == 0 => {
+                out.push(t[start..i].trim());
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    out.push(t[start..].trim());
+    if out.len() == 1 && out[0].is_empty() {
+        out.clear();
+    }
+    (out, bracketed)
 }
 
 fn valid_name(s: &str) -> bool {
@@ -550,5 +747,66 @@ mod tests {
     fn inline_data_sets() {
         let c = parse(&OK.replace("\"four\"", "\"mine\"\n[datasets.mine]\npoints = [[0.0, 0.0, 0], [1.0, 1.0, 1]]")).unwrap();
         assert_eq!(c.datasets["mine"].dim, 2);
+    }
+
+    fn ov(src: &str, o: &[&str]) -> Result<Config, ConfigError> {
+        let o: Vec<String> = o.iter().map(|s| s.to_string()).collect();
+        parse(src).unwrap().with_overrides(&o)
+    }
+
+    #[test]
+    fn overrides_fix_vary_and_replace() {
+        let c = ov(OK, &["lr=0.9", "seeds=200", "base_seed=7", "name=x", "momentum=0.5,0.9"]).unwrap();
+        let varied: Vec<&str> = c.axes.iter().map(|(i, _)| PARAMS[*i].name).collect();
+        assert_eq!(varied, vec!["layout", "momentum"]);
+        assert_eq!(c.fixed[param_index("lr").unwrap()], Some(Value::F64(0.9)));
+        assert_eq!((c.seeds, c.base_seed, c.name.as_str()), (200, 7, "x"));
+        assert_eq!(c.overrides.len(), 5);
+        // an axis of the file replaced in place; a fixed value made an axis
+        let c = ov(OK, &["lr=0.1,0.2,0.3", "dataset=three,four"]).unwrap();
+        assert_eq!(c.axes[1].0, param_index("lr").unwrap());
+        assert_eq!(c.axes[1].1.len(), 3);
+        assert_eq!(c.axes[2].1, vec![Value::Str("three".into()), Value::Str("four".into())]);
+        assert_eq!(c.fixed[param_index("dataset").unwrap()], None);
+        // commas inside parentheses do not split; brackets make a list
+        let c = ov(OK, &["init_dist=normal(0,0.5),uniform(-1,1)", "batch_norm=[true]"]).unwrap();
+        assert_eq!(
+            c.axes[2].1,
+            vec![Value::Str("normal(0,0.5)".into()), Value::Str("uniform(-1,1)".into())]
+        );
+        assert_eq!(c.axes[3].1, vec![Value::Bool(true)]);
+        // same effective config as writing it in the file
+        let a = ov(OK, &["lr=0.5,1", "dataset=four"]).unwrap();
+        let b = parse(OK).unwrap();
+        assert_eq!((a.fixed, a.axes), (b.fixed, b.axes));
+    }
+
+    #[test]
+    fn override_errors_name_the_override_key_and_fix() {
+        let e = ov(OK, &["layot=relu-relu"]).unwrap_err();
+        assert!(e.to_string().starts_with("override `layot=relu-relu`"), "{e}");
+        assert!(e.fix.contains("did you mean `layout`"), "{e}");
+        let e = ov(OK, &["lr=fast"]).unwrap_err();
+        assert_eq!(e.key, "lr");
+        assert!(e.message.contains("expected a number"), "{e}");
+        let e = ov(OK, &["lr=0.5,-1"]).unwrap_err();
+        assert!(e.message.contains("must be a positive"), "{e}");
+        let e = ov(OK, &["lr=0.5,0.50"]).unwrap_err();
+        assert!(e.message.contains("same value"), "{e}");
+        let e = ov(OK, &["lr=0.5", "lr=0.9"]).unwrap_err();
+        assert!(e.message.contains("overridden twice"), "{e}");
+        let e = ov(OK, &["seeds=1,2"]).unwrap_err();
+        assert!(e.message.contains("takes one value"), "{e}");
+        let e = ov(OK, &["seeds=0"]).unwrap_err();
+        assert!(e.message.contains("at least one"), "{e}");
+        let e = ov(OK, &["lr"]).unwrap_err();
+        assert!(e.message.contains("KEY=VALUE"), "{e}");
+        let e = ov(OK, &["dataset=fuor"]).unwrap_err();
+        assert!(e.fix.contains("did you mean `four`"), "{e}");
+        let e = Config::parse_partial("ask", "name = \"a\"\nseeds = 1\n")
+            .unwrap()
+            .with_overrides(&["dataset=two".into(), "layout=relu-relu".into()])
+            .unwrap_err();
+        assert!(e.message.contains("missing parameter `lr`") && e.fix.contains("lr=0.5"), "{e}");
     }
 }

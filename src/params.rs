@@ -377,6 +377,20 @@ pub(crate) fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a s
         .map(|(_, c)| c)
 }
 
+/// Calls `f` with command-line text read as a TOML value (`0.5`, `true`, `"x"`, `[1, 2]`); text
+/// that is not a TOML literal (`relu-sigmoid`, `normal(0,0.5)`) is taken as a string.
+pub(crate) fn with_literal<R>(text: &str, f: impl FnOnce(&DeValue) -> R) -> R {
+    let text = text.trim();
+    let doc = format!("v = {text}");
+    match DeTable::parse(&doc) {
+        Ok(t) => match t.get_ref().iter().find(|(k, _)| k.get_ref().as_ref() == "v") {
+            Some((_, v)) => f(v.get_ref()),
+            None => f(&DeValue::String(text.to_string().into())),
+        },
+        Err(_) => f(&DeValue::String(text.to_string().into())),
+    }
+}
+
 /// "an integer", "a string", … for messages.
 pub(crate) fn type_name(v: &DeValue) -> &'static str {
     match v {
@@ -480,15 +494,7 @@ impl ParamDef {
     /// it would be parsed in TOML; text that is not a TOML literal (`relu-sigmoid`,
     /// `normal(0,0.5)`) is taken as a string.
     pub(crate) fn parse_text(&self, text: &str, datasets: &Datasets) -> Result<Value, ValueError> {
-        let text = text.trim();
-        let doc = format!("v = {text}");
-        match DeTable::parse(&doc) {
-            Ok(t) => match t.get_ref().iter().find(|(k, _)| k.get_ref().as_ref() == "v") {
-                Some((_, v)) => self.parse(v.get_ref(), datasets),
-                None => self.parse(&DeValue::String(text.to_string().into()), datasets),
-            },
-            Err(_) => self.parse(&DeValue::String(text.to_string().into()), datasets),
-        }
+        with_literal(text, |v| self.parse(v, datasets))
     }
 
     /// The default as a canonical value.

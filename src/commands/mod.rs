@@ -1,6 +1,7 @@
 //! One file per command: the only code that prints. Each turns validated options into calls
 //! on the domain modules (`exec`, `analysis`, `report`, `store`); no command imports another.
 
+pub(crate) mod ask;
 pub(crate) mod bench;
 pub(crate) mod compare;
 pub(crate) mod findings;
@@ -11,11 +12,14 @@ pub(crate) mod run;
 pub(crate) mod summary;
 
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 use anyhow::Result;
 
 use crate::analysis::summary::closing_table;
 use crate::cli::{Cli, Command};
+use crate::error::EXIT_INTERRUPTED;
 use crate::exec::finalize::Finalized;
 use crate::grid::Grid;
 
@@ -29,6 +33,7 @@ pub(crate) fn dispatch(cli: &Cli) -> Result<()> {
         Some(Command::Report(a)) => report::report(a),
         Some(Command::Merge(a)) => merge::merge(a),
         Some(Command::Findings(a)) => findings::findings(a),
+        Some(Command::Ask(a)) => ask::ask(a),
         Some(Command::Bench(a)) => bench::bench(a),
     }
 }
@@ -63,4 +68,22 @@ pub(crate) fn print_closing(dir: &Path, grid: &Grid, done: &Finalized, quiet: bo
         "next: initgrid summary {0} --by layout,lr   |   initgrid compare {0} --factor <name>",
         dir.display()
     );
+}
+
+/// First Ctrl-C / SIGTERM: stop taking new runs and flush. Second: exit at once (files are
+/// only ever replaced atomically, so nothing is corrupted).
+pub(crate) fn install_interrupt_handler() -> Arc<AtomicBool> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let hits = Arc::new(AtomicU32::new(0));
+    let (s, h) = (stop.clone(), hits.clone());
+    let _ = ctrlc::set_handler(move || {
+        if h.fetch_add(1, Ordering::SeqCst) == 0 {
+            s.store(true, Ordering::SeqCst);
+            eprintln!("\ninterrupt: finishing the runs in progress and saving them (press Ctrl-C again to quit at once)");
+        } else {
+            eprintln!("\nquitting at once; finished chunks are intact — rerun the same command to resume");
+            std::process::exit(EXIT_INTERRUPTED as i32);
+        }
+    });
+    stop
 }

@@ -1,16 +1,14 @@
 //! `initgrid --config FILE`: run a grid (or `--dry-run` it) and print the closing summary.
 
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::Instant;
 
 use anyhow::{Context, Result};
 
-use super::print_closing;
+use super::{install_interrupt_handler, print_closing};
 use crate::cli::RunArgs;
 use crate::config::Config;
-use crate::error::{EXIT_INTERRUPTED, Error, usage};
+use crate::error::{Error, usage};
 use crate::exec::finalize::finalize;
 use crate::exec::prepare::prepare_dir;
 use crate::exec::resolve_threads;
@@ -27,7 +25,9 @@ pub(crate) fn run(args: &RunArgs) -> Result<()> {
     let Some(cfg_path) = &args.config else {
         return usage("no config given: run `initgrid --config configs/grid.toml` (or a subcommand; see --help)");
     };
-    let cfg = Config::load(cfg_path).map_err(Error::from)?;
+    let cfg = Config::load(cfg_path)
+        .and_then(|c| c.with_overrides(&args.overrides))
+        .map_err(Error::from)?;
     let grid = Grid::build(&cfg)?;
     let threads = resolve_threads(args.threads)?;
     let shard = args
@@ -52,6 +52,7 @@ pub(crate) fn run(args: &RunArgs) -> Result<()> {
         rustc: RUSTC.into(),
         config_file: cfg.file.clone(),
         config: cfg.source.clone(),
+        overrides: cfg.overrides.clone(),
         config_hash: resolved.hash(),
         resolved,
         shard,
@@ -109,11 +110,12 @@ pub(crate) fn run(args: &RunArgs) -> Result<()> {
     }
     if stats.interrupted {
         return Err(Error::Interrupted(format!(
-            "interrupted: {} runs finished in this session are saved under {}/chunks.\nresume with the same command: initgrid --config {}{}",
+            "interrupted: {} runs finished in this session are saved under {}/chunks.\nresume with the same command: initgrid --config {}{}{}",
             stats.runs_done,
             dir.display(),
             cfg_path.display(),
-            args.out.as_ref().map(|o| format!(" --out {}", o.display())).unwrap_or_default()
+            args.out.as_ref().map(|o| format!(" --out {}", o.display())).unwrap_or_default(),
+            args.overrides.iter().map(|o| format!(" {o}")).collect::<String>()
         ))
         .into());
     }
@@ -144,24 +146,6 @@ pub(crate) fn run(args: &RunArgs) -> Result<()> {
     }
     print_closing(&dir, &grid, &done, args.quiet);
     Ok(())
-}
-
-/// First Ctrl-C / SIGTERM: stop taking new runs and flush. Second: exit at once (files are
-/// only ever replaced atomically, so nothing is corrupted).
-fn install_interrupt_handler() -> Arc<AtomicBool> {
-    let stop = Arc::new(AtomicBool::new(false));
-    let hits = Arc::new(AtomicU32::new(0));
-    let (s, h) = (stop.clone(), hits.clone());
-    let _ = ctrlc::set_handler(move || {
-        if h.fetch_add(1, Ordering::SeqCst) == 0 {
-            s.store(true, Ordering::SeqCst);
-            eprintln!("\ninterrupt: finishing the runs in progress and saving them (press Ctrl-C again to quit at once)");
-        } else {
-            eprintln!("\nquitting at once; finished chunks are intact — rerun the same command to resume");
-            std::process::exit(EXIT_INTERRUPTED as i32);
-        }
-    });
-    stop
 }
 
 fn dry_run(cfg: &Config, grid: &Grid, threads: usize, shard: Option<(u32, u32)>, nw: usize) -> Result<()> {

@@ -3,6 +3,7 @@
 //! existing results directory ([`prepare`]), assembling the final tables ([`finalize`]) and
 //! retraining one stored run ([`replay`]).
 
+pub(crate) mod ask;
 pub(crate) mod bench;
 pub(crate) mod finalize;
 pub(crate) mod prepare;

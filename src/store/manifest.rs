@@ -148,6 +148,10 @@ pub(crate) struct Manifest {
     pub config_file: String,
     /// The config text as given.
     pub config: String,
+    /// Command-line overrides applied to `config` (`key=value`), in order; the effective
+    /// values are in `resolved`.
+    #[serde(default)]
+    pub overrides: Vec<String>,
     pub resolved: Resolved,
     pub config_hash: String,
     /// `[k, n]` when this directory holds one shard's part.
@@ -202,9 +206,11 @@ impl Manifest {
         Ok(m)
     }
 
-    /// Rebuilds the config from the stored text (for replay / report).
+    /// Rebuilds the config from the stored text and overrides (for replay / report).
     pub(crate) fn config(&self) -> Result<Config> {
-        Config::parse(&self.config_file, &self.config).map_err(|e| anyhow::anyhow!("the stored config no longer parses: {e}"))
+        Config::parse_partial(&self.config_file, &self.config)
+            .and_then(|c| c.with_overrides(&self.overrides))
+            .map_err(|e| anyhow::anyhow!("the stored config no longer parses: {e}"))
     }
 }
 
