@@ -233,7 +233,7 @@ fn ask_answers_in_sentences_with_the_paired_comparison() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let text = String::from_utf8_lossy(&o.stdout);
     assert!(text.contains("relu-relu on two at lr 0.5 (max_epochs 200): dead "), "{text}");
-    assert!(text.contains("of 16 seeds; converged "), "{text}");
+    assert!(text.contains(" of 16 seeds") && text.contains("; converged "), "{text}");
     assert!(text.contains("lr 0.5 vs 3 (16 seeds, paired on seeds): "), "{text}");
     let o = bin().args(["ask", "dataset=two", "layout=relu-relu"]).output().unwrap();
     assert_eq!(o.status.code(), Some(2));

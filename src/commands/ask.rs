@@ -83,9 +83,9 @@ pub(crate) fn ask(a: &AskArgs) -> Result<()> {
             );
         }
         eprintln!(
-            "{} runs trained now; intervals: {METHOD}\nresults: {} (initgrid summary {0} | initgrid compare {0} --factor …)",
+            "{} runs trained now; intervals: {METHOD}\nresults: {dir} (initgrid summary {dir} | initgrid compare {dir} --factor …)",
             group(ans.trained),
-            ans.dir.display()
+            dir = ans.dir.display()
         );
     }
     Ok(())
@@ -133,7 +133,7 @@ fn sentence(ans: &Answer, c: &CellAnswer, outcome: &str, given: &[usize]) -> Str
             .iter()
             .enumerate()
             .filter(|(m, mm)| c.mechanisms[*m] > 0 && o != Outcome::Diverged && belongs(**mm, o))
-            .map(|(m, mm)| format!("{} {}", mm.name().replace('_', " "), c.mechanisms[m]))
+            .map(|(m, mm)| format!("{} {}", mm.name().replace('_', " "), group(c.mechanisms[m])))
             .collect();
         if !mech.is_empty() {
             s.push_str(&format!(" ({})", mech.join(", ")));

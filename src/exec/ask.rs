@@ -126,7 +126,6 @@ pub(crate) struct Round {
 pub(crate) struct Answer {
     pub dir: PathBuf,
     pub grid: Grid,
-    pub outcomes: Outcomes,
     pub cells: Vec<CellAnswer>,
     /// Runs trained by this invocation (the rest were stored already).
     pub trained: u64,
@@ -209,7 +208,6 @@ pub(crate) fn ask(
         return Ok(Answer {
             dir,
             grid,
-            outcomes: done.outcomes,
             cells,
             trained,
             precise: open == 0,
