@@ -41,6 +41,9 @@ pub struct RunArgs {
     /// Discard earlier results in the output directory and start over.
     #[arg(long)]
     pub fresh: bool,
+    /// Also print the wall time of each phase (training, tables, report).
+    #[arg(short, long)]
+    pub verbose: bool,
     /// Overrides of the config: `lr=0.5`, `seeds=200`, `dataset=four`; a list `lr=0.1,0.5`
     /// makes a grid axis (values are written as in TOML).
     #[arg(value_name = "KEY=VALUE")]
