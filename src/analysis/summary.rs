@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use super::select::{Filter, matches};
 use super::stats::{CONFIDENCE, wilson};
+use super::curves::{Budget, binding_legend};
 use super::tables::CellStats;
 use crate::grid::Grid;
 use crate::params::{PARAMS, param_index};
@@ -77,6 +78,7 @@ pub(crate) fn closing_table(grid: &Grid, stats: &[CellStats]) -> String {
     let mut rows_k: Vec<String> = Vec::new();
     let mut cols_k: Vec<String> = Vec::new();
     let mut acc: HashMap<(String, String), (u64, u64)> = HashMap::new();
+    let mut members: HashMap<(String, String), Vec<&CellStats>> = HashMap::new();
     for s in stats {
         let c = &grid.cells[s.cell];
         let (l, r) = (c.values[li].to_string(), c.values[ri].to_string());
@@ -86,23 +88,30 @@ pub(crate) fn closing_table(grid: &Grid, stats: &[CellStats]) -> String {
         if !cols_k.contains(&r) {
             cols_k.push(r.clone());
         }
+        members.entry((l.clone(), r.clone())).or_default().push(s);
         let e = acc.entry((l, r)).or_insert((0, 0));
         e.0 += s.counts[0];
         e.1 += s.n;
     }
-    let mut header = vec!["converged: layout \\ lr".to_string()];
+    let budgets: HashMap<&(String, String), Budget> =
+        members.iter().filter_map(|(k, v)| Budget::of(v.iter().copied()).map(|b| (k, b))).collect();
+    let all = Budget::of(stats);
+    let by = all.map_or(String::new(), |b| format!(" by epoch {}", b.label()));
+    let mut header = vec![format!("converged{by}: layout \\ lr")];
     header.extend(cols_k.iter().cloned());
     let rows: Vec<Vec<String>> = rows_k
         .iter()
         .map(|l| {
             let mut r = vec![l.clone()];
             for c in &cols_k {
-                r.push(match acc.get(&(l.clone(), c.clone())) {
+                let key = (l.clone(), c.clone());
+                r.push(match acc.get(&key) {
                     Some(&(k, n)) => {
                         let ci = wilson(k, n, CONFIDENCE);
                         format!(
-                            "{:>5.1}% [{:.0}–{:.0}] n={n}",
+                            "{:>5.1}%{:1} [{:.0}–{:.0}] n={n}",
                             100.0 * k as f64 / n as f64,
+                            budgets.get(&key).map_or("", |b| b.mark()),
                             100.0 * ci.lo,
                             100.0 * ci.hi
                         )
@@ -113,5 +122,10 @@ pub(crate) fn closing_table(grid: &Grid, stats: &[CellStats]) -> String {
             r
         })
         .collect();
-    render_table(&header, &rows, false)
+    let mut out = render_table(&header, &rows, false);
+    if let Some(l) = binding_legend(budgets.values()) {
+        out.push_str(&l);
+        out.push('\n');
+    }
+    out
 }
