@@ -25,7 +25,11 @@ lr = [0.5, 5.0]
 "#;
 
 fn run_grid(dir: &Path, name: &str, max_epochs: u32) -> std::path::PathBuf {
-    let cfg = write(dir, &format!("{name}.toml"), &GRID.replace("max_epochs = 3000", &format!("max_epochs = {max_epochs}")));
+    let cfg = write(
+        dir,
+        &format!("{name}.toml"),
+        &GRID.replace("max_epochs = 3000", &format!("max_epochs = {max_epochs}")),
+    );
     let out = dir.join(name);
     run_ok(&cfg, &out, &[]);
     out
@@ -77,7 +81,12 @@ fn curves_recount_from_runs_are_monotone_and_end_at_the_cell_counts() {
     }
     let cid = strs(&curves, "cell_id");
     let cep: Vec<u32> = curves.column("epoch").unwrap().u32().unwrap().into_no_null_iter().collect();
-    let (conv, dead, div, n) = (u64s(&curves, "converged"), u64s(&curves, "dead"), u64s(&curves, "diverged"), u64s(&curves, "n"));
+    let (conv, dead, div, n) = (
+        u64s(&curves, "converged"),
+        u64s(&curves, "dead"),
+        u64s(&curves, "diverged"),
+        u64s(&curves, "n"),
+    );
     let p = curves.column("p_converged").unwrap().f64().unwrap().clone();
     let (lo, hi) = (
         curves.column("p_converged_lo").unwrap().f64().unwrap().clone(),
@@ -115,7 +124,12 @@ fn curves_recount_from_runs_are_monotone_and_end_at_the_cell_counts() {
         // The last row is the cell's row of cells.parquet.
         let last = *rows.last().unwrap();
         let ci = strs(&cells, "cell_id").iter().position(|x| x == c).unwrap();
-        for (col, v) in [("converged", conv[last]), ("dead", dead[last]), ("diverged", div[last]), ("n", n[last])] {
+        for (col, v) in [
+            ("converged", conv[last]),
+            ("dead", dead[last]),
+            ("diverged", div[last]),
+            ("n", n[last]),
+        ] {
             assert_eq!(u64s(&cells, col)[ci], v, "cell {c}: {col}");
         }
         for (e, o) in rs {

@@ -253,23 +253,26 @@ pub(crate) fn group_budgets(grid: &Grid, stats: &[CellStats], by: &[usize], filt
         let key: Vec<String> = by.iter().map(|&b| grid.cells[st.cell].values[b].to_string()).collect();
         members.entry(key).or_default().push(st);
     }
-    members
-        .into_iter()
-        .filter_map(|(k, v)| Budget::of(v).map(|b| (k, b)))
-        .collect()
+    members.into_iter().filter_map(|(k, v)| Budget::of(v).map(|b| (k, b))).collect()
 }
 
 /// The budget behind a paired comparison of `factor` (index) levels `a` and `b` over the cells
 /// matching `filter`; `scope` is a row's scope: "pooled" (or "cell" when nothing else varies) for
 /// every matching cell of the two levels, else the other varied parameters of one pair of cells.
-pub(crate) fn pair_budget(grid: &Grid, stats: &[CellStats], factor: usize, filter: &Filter, scope: &str, a: &str, b: &str) -> Option<Budget> {
+pub(crate) fn pair_budget(
+    grid: &Grid,
+    stats: &[CellStats],
+    factor: usize,
+    filter: &Filter,
+    scope: &str,
+    a: &str,
+    b: &str,
+) -> Option<Budget> {
     let show: Vec<usize> = grid.varied.iter().copied().filter(|&i| i != factor).collect();
     Budget::of(stats.iter().filter(|st| {
         let c = &grid.cells[st.cell];
         let lv = c.values[factor].to_string();
-        matches(grid, st.cell, filter)
-            && (lv == a || lv == b)
-            && (scope == "pooled" || scope == "cell" || c.describe(&show) == scope)
+        matches(grid, st.cell, filter) && (lv == a || lv == b) && (scope == "pooled" || scope == "cell" || c.describe(&show) == scope)
     }))
 }
 
@@ -406,6 +409,10 @@ mod tests {
         };
         assert_eq!(c.label(), "600–3000");
         assert_eq!(binding_legend([&c]), None);
-        assert!(binding_legend([&b, &Budget { budget_binding: true, ..c }]).unwrap().contains("its epoch budget"));
+        assert!(
+            binding_legend([&b, &Budget { budget_binding: true, ..c }])
+                .unwrap()
+                .contains("its epoch budget")
+        );
     }
 }

@@ -94,7 +94,11 @@ pub(crate) fn at_epoch(grid: &Grid, runs: Outcomes, filter: &Filter, n: Option<u
     let selected = || grid.cells.iter().filter(|c| matches(grid, c.index, filter));
     if let Some(max) = selected().map(|c| c.budget()).min().filter(|&m| n > m) {
         let c = selected().find(|c| c.budget() == max).expect("a cell has the minimum");
-        let which = if grid.varied.is_empty() { String::new() } else { format!(" ({})", c.describe(&grid.varied)) };
+        let which = if grid.varied.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", c.describe(&grid.varied))
+        };
         return usage(format!(
             "--at-epoch {n}: above the epoch budget of the selected runs (max_epochs = {max}{which}): the largest valid value is {max}"
         ));

@@ -5,9 +5,9 @@ use std::collections::HashMap;
 
 use serde::Serialize;
 
+use super::curves::{Budget, binding_legend};
 use super::select::{Filter, matches};
 use super::stats::{CONFIDENCE, wilson};
-use super::curves::{Budget, binding_legend};
 use super::tables::CellStats;
 use crate::grid::Grid;
 use crate::params::{PARAMS, param_index};
@@ -93,8 +93,10 @@ pub(crate) fn closing_table(grid: &Grid, stats: &[CellStats]) -> String {
         e.0 += s.counts[0];
         e.1 += s.n;
     }
-    let budgets: HashMap<&(String, String), Budget> =
-        members.iter().filter_map(|(k, v)| Budget::of(v.iter().copied()).map(|b| (k, b))).collect();
+    let budgets: HashMap<&(String, String), Budget> = members
+        .iter()
+        .filter_map(|(k, v)| Budget::of(v.iter().copied()).map(|b| (k, b)))
+        .collect();
     let all = Budget::of(stats);
     let by = all.map_or(String::new(), |b| format!(" by epoch {}", b.label()));
     let mut header = vec![format!("converged{by}: layout \\ lr")];

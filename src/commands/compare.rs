@@ -23,16 +23,23 @@ pub(crate) fn compare(a: &CompareArgs) -> Result<()> {
         .map(|r| pair_budget(&grid, &stats, fi, &filt, &r.scope, &r.level_a, &r.level_b).expect("a compared pair has cells"))
         .collect();
     let mut df = compare_frame(&rows, &a.factor)?;
-    df.with_column(Column::new("budget_min".into(), budgets.iter().map(|b| b.budget_min).collect::<Vec<_>>()))?;
-    df.with_column(Column::new("budget_max".into(), budgets.iter().map(|b| b.budget_max).collect::<Vec<_>>()))?;
-    df.with_column(Column::new("budget_binding".into(), budgets.iter().map(|b| b.budget_binding).collect::<Vec<_>>()))?;
+    df.with_column(Column::new(
+        "budget_min".into(),
+        budgets.iter().map(|b| b.budget_min).collect::<Vec<_>>(),
+    ))?;
+    df.with_column(Column::new(
+        "budget_max".into(),
+        budgets.iter().map(|b| b.budget_max).collect::<Vec<_>>(),
+    ))?;
+    df.with_column(Column::new(
+        "budget_binding".into(),
+        budgets.iter().map(|b| b.budget_binding).collect::<Vec<_>>(),
+    ))?;
     let path = compare_path(&a.dir, &a.factor);
     write_parquet_atomic(&path, &mut df)?;
     match a.sel.format {
         Format::Json => {
             let v = json_with_budgets(&rows, &budgets)?;
-                }
-            }
             println!("{}", serde_json::to_string_pretty(&v)?)
         }
         Format::Csv => {

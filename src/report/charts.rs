@@ -547,8 +547,10 @@ pub(super) fn incidence_chart(factor: &str, levels: &[LevelIncidence]) -> Result
     } else {
         vec![(0, "converged"), (2, "dead")]
     };
-    let mut legend: Vec<LegendItem> =
-        slots.iter().map(|(_, o)| LegendItem::new(format!("{o} by epoch"), outcome_color(o), Mark::Line)).collect();
+    let mut legend: Vec<LegendItem> = slots
+        .iter()
+        .map(|(_, o)| LegendItem::new(format!("{o} by epoch"), outcome_color(o), Mark::Line))
+        .collect();
     legend.push(LegendItem::new("95% band", (150, 150, 150), Mark::Swatch));
     legend.push(LegendItem::new("epoch budget", (90, 90, 90), Mark::Line));
     let cols = levels.len().min(3);
@@ -565,7 +567,11 @@ pub(super) fn incidence_chart(factor: &str, levels: &[LevelIncidence]) -> Result
             let last = l.points.last().expect("non-empty");
             let conv = last.1[0].0;
             let mark = if l.binding { " ↑" } else { "" };
-            let rate = if conv.is_finite() { format!("{:.1}%", 100.0 * conv) } else { "—".into() };
+            let rate = if conv.is_finite() {
+                format!("{:.1}%", 100.0 * conv)
+            } else {
+                "—".into()
+            };
             let caption = format!("{} (n={}): {rate}{mark} converged", clip(&l.level, 24), l.n);
             let mut chart = ChartBuilder::on(panel)
                 .caption(caption, (FONT, TICK).into_font().color(&INK))

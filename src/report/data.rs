@@ -42,6 +42,7 @@ pub(crate) fn build_input(grid: &Grid, runs: &Outcomes, stats: &[CellStats], eff
                 n: s.n,
                 counts: s.counts,
                 rate,
+                binding: s.budget_binding,
             }
         })
         .collect();
@@ -148,7 +149,10 @@ fn incidence(grid: &Grid, runs: &Outcomes, stats: &[CellStats]) -> Vec<FactorInc
             }
             FactorIncidence {
                 factor: f.map_or("all runs", |i| PARAMS[i].name).to_string(),
-                levels: levels.into_iter().map(|(lv, cells)| level_incidence(grid, runs, lv, &cells)).collect(),
+                levels: levels
+                    .into_iter()
+                    .map(|(lv, cells)| level_incidence(grid, runs, lv, &cells))
+                    .collect(),
             }
         })
         .collect()

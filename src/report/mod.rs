@@ -34,6 +34,9 @@ pub struct CellRow {
     pub counts: [u64; 4],
     /// (p, lo, hi) Wilson 95% for each outcome, same order as `counts`.
     pub rate: [(f64, f64, f64); 4],
+    /// The budget binds: at least 10% of the converged runs converged in the last 10% of
+    /// max_epochs, so the convergence rate is still rising there.
+    pub binding: bool,
 }
 
 /// Marginal rate of an outcome for one level of a factor.
@@ -749,23 +752,35 @@ fn section_cells(h: &mut String, input: &ReportInput) {
     };
     let _ = writeln!(
         h,
-        "<details><summary>Show all {} cells (counts, rates and 95% intervals)</summary>\
+        "<details><summary>Show all {} cells (counts, rates and 95% intervals; ↑ = still rising at the \
+         epoch budget)</summary>\
          <div class=\"scroll\"><table class=\"data\">",
         input.cells.len()
     );
-    let keys: Vec<&str> = cols.iter().map(String::as_str).collect();
+    let mut keys: Vec<&str> = cols.iter().map(String::as_str).collect();
+    keys.push("epoch budget");
     outcome_table_head(h, &keys, &OUTCOMES);
     for c in &input.cells {
         h.push_str("<tr>");
         for k in &cols {
             let _ = write!(h, "<td>{}</td>", esc(param(c, k).unwrap_or("")));
         }
-        let _ = write!(h, "<td class=\"num\">{}</td>", c.n);
+        let _ = write!(
+            h,
+            "<td class=\"num\">{}</td><td class=\"num\">{}</td>",
+            esc(param(c, "max_epochs").unwrap_or("")),
+            c.n
+        );
         for i in 0..4 {
             let (p, lo, hi) = c.rate[i];
+            let mark = if i == 0 && c.binding {
+                "<span title=\"still rising at the epoch budget\">↑</span>"
+            } else {
+                ""
+            };
             let _ = write!(
                 h,
-                "<td class=\"num\">{}</td><td>{} <span class=\"ci\">{}</span></td>",
+                "<td class=\"num\">{}</td><td>{}{mark} <span class=\"ci\">{}</span></td>",
                 c.counts[i],
                 fmt_rate(p),
                 fmt_ci(lo, hi)

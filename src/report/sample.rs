@@ -1,9 +1,7 @@
 //! A synthetic, deterministic [`ReportInput`] for demos, tests and checking the page by eye.
 //! The numbers are invented (shaped like the article's story), not results.
 
-use super::{
-    CellRow, Curve, EffectRow, FactorIncidence, LevelIncidence, OUTCOMES, PairRow, ReportInput, order_levels, param, wilson,
-};
+use super::{CellRow, Curve, EffectRow, FactorIncidence, LevelIncidence, OUTCOMES, PairRow, ReportInput, order_levels, param, wilson};
 
 /// Tiny deterministic generator (SplitMix64), so the sample needs no RNG crate.
 struct Mix(u64);
@@ -74,6 +72,7 @@ pub fn sample_input() -> ReportInput {
                             n: seeds,
                             counts: k,
                             rate,
+                            binding: li == 0,
                         });
                     }
                 }

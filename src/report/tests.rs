@@ -144,6 +144,7 @@ fn degenerate_inputs_do_not_panic() {
         } else {
             [(1.0, 0.9, 1.0), (0.0, 0.0, 0.1), (0.0, 0.0, 0.1), (0.0, 0.0, 0.1)]
         },
+        binding: n > 0,
     };
     let input = ReportInput {
         title: String::new(),
