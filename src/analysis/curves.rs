@@ -257,23 +257,30 @@ pub(crate) fn group_budgets(grid: &Grid, stats: &[CellStats], by: &[usize], filt
 }
 
 /// The budget behind a paired comparison of `factor` (index) levels `a` and `b` over the cells
-/// matching `filter`; `scope` is a row's scope: "pooled" (or "cell" when nothing else varies) for
-/// every matching cell of the two levels, else the other varied parameters of one pair of cells.
-pub(crate) fn pair_budget(
-    grid: &Grid,
-    stats: &[CellStats],
-    factor: usize,
-    filter: &Filter,
-    scope: &str,
-    a: &str,
-    b: &str,
-) -> Option<Budget> {
+/// matching `filter`; `scope` is a row's scope: the other varied parameters of one pair of
+/// cells, or anything else ("pooled", "cell") for every matching cell of the two levels.
+pub(crate) fn pair_budget(grid: &Grid, stats: &[CellStats], factor: usize, filter: &Filter, scope: &str, a: &str, b: &str) -> Budget {
     let show: Vec<usize> = grid.varied.iter().copied().filter(|&i| i != factor).collect();
-    Budget::of(stats.iter().filter(|st| {
-        let c = &grid.cells[st.cell];
-        let lv = c.values[factor].to_string();
-        matches(grid, st.cell, filter) && (lv == a || lv == b) && (scope == "pooled" || scope == "cell" || c.describe(&show) == scope)
-    }))
+    let of_levels: Vec<&CellStats> = stats
+        .iter()
+        .filter(|st| {
+            let lv = grid.cells[st.cell].values[factor].to_string();
+            matches(grid, st.cell, filter) && (lv == a || lv == b)
+        })
+        .collect();
+    let in_scope: Vec<&CellStats> = of_levels
+        .iter()
+        .copied()
+        .filter(|st| grid.cells[st.cell].describe(&show) == scope)
+        .collect();
+    let cells = if in_scope.is_empty() { of_levels } else { in_scope };
+    Budget::of(cells).unwrap_or(Budget {
+        budget_min: 0,
+        budget_max: 0,
+        converged: 0,
+        late: 0,
+        budget_binding: false,
+    })
 }
 
 /// `rows` as JSON objects, each with its budget's fields (`budget_min`, `budget_max`,

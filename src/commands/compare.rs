@@ -20,7 +20,7 @@ pub(crate) fn compare(a: &CompareArgs) -> Result<()> {
     let fi = check_param(&a.factor, "--factor")?;
     let budgets: Vec<Budget> = rows
         .iter()
-        .map(|r| pair_budget(&grid, &stats, fi, &filt, &r.scope, &r.level_a, &r.level_b).expect("a compared pair has cells"))
+        .map(|r| pair_budget(&grid, &stats, fi, &filt, &r.scope, &r.level_a, &r.level_b))
         .collect();
     let mut df = compare_frame(&rows, &a.factor)?;
     df.with_column(Column::new(
