@@ -46,7 +46,8 @@ fn u64s(df: &DataFrame, c: &str) -> Vec<u64> {
 }
 
 fn strs(df: &DataFrame, c: &str) -> Vec<String> {
-    df.column(c).unwrap().str().unwrap().into_no_null_iter().map(String::from).collect()
+    let ca = df.column(c).unwrap().str().unwrap().clone();
+    (0..ca.len()).map(|i| ca.get(i).unwrap().to_string()).collect()
 }
 
 #[test]
