@@ -283,18 +283,19 @@ pub(crate) fn pair_budget(grid: &Grid, stats: &[CellStats], factor: usize, filte
     })
 }
 
-/// `rows` as JSON objects, each with its budget's fields (`budget_min`, `budget_max`,
-/// `budget_binding`) added.
-pub(crate) fn json_with_budgets<T: Serialize>(rows: &[T], budgets: &[Budget]) -> serde_json::Result<serde_json::Value> {
-    let mut v = serde_json::to_value(rows)?;
-    if let Some(items) = v.as_array_mut() {
-        for (item, b) in items.iter_mut().zip(budgets) {
-            if let (Some(o), serde_json::Value::Object(extra)) = (item.as_object_mut(), serde_json::to_value(b)?) {
-                o.extend(extra);
-            }
-        }
-    }
-    Ok(v)
+/// A row serialised with its budget's fields (`budget_min`, `budget_max`, `budget_binding`)
+/// appended, keeping the row's own field order.
+#[derive(Serialize)]
+pub(crate) struct WithBudget<'a, T: Serialize> {
+    #[serde(flatten)]
+    pub row: &'a T,
+    #[serde(flatten)]
+    pub budget: &'a Budget,
+}
+
+/// `rows` paired with their budgets, for JSON output.
+pub(crate) fn with_budgets<'a, T: Serialize>(rows: &'a [T], budgets: &'a [Budget]) -> Vec<WithBudget<'a, T>> {
+    rows.iter().zip(budgets).map(|(row, budget)| WithBudget { row, budget }).collect()
 }
 
 /// The mark on a rate whose budget binds.

@@ -92,15 +92,16 @@ pub(crate) fn check_param(k: &str, flag: &str) -> Result<usize> {
 pub(crate) fn at_epoch(grid: &Grid, runs: Outcomes, filter: &Filter, n: Option<u32>) -> Result<Outcomes> {
     let Some(n) = n else { return Ok(runs) };
     let selected = || grid.cells.iter().filter(|c| matches(grid, c.index, filter));
-    if let Some(max) = selected().map(|c| c.budget()).min().filter(|&m| n > m) {
-        let c = selected().find(|c| c.budget() == max).expect("a cell has the minimum");
-        let which = if grid.varied.is_empty() {
+    let budgets: Vec<u32> = selected().map(|c| c.budget()).collect();
+    if let Some(max) = budgets.iter().copied().min().filter(|&m| n > m) {
+        let which = if budgets.iter().all(|&b| b == max) {
             String::new()
         } else {
-            format!(" ({})", c.describe(&grid.varied))
+            let c = selected().find(|c| c.budget() == max).expect("a cell has the minimum");
+            format!(", e.g. the cell {}", c.describe(&grid.varied))
         };
         return usage(format!(
-            "--at-epoch {n}: above the epoch budget of the selected runs (max_epochs = {max}{which}): the largest valid value is {max}"
+            "--at-epoch {n}: the selected runs were trained for at most {max} epochs (max_epochs = {max}{which}): the largest valid value is {max}"
         ));
     }
     Ok(runs.at_epoch(n))

@@ -3,7 +3,7 @@
 use anyhow::Result;
 use polars::prelude::*;
 
-use crate::analysis::curves::{Budget, binding_legend, json_with_budgets, pair_budget};
+use crate::analysis::curves::{Budget, binding_legend, pair_budget, with_budgets};
 use crate::analysis::paired::{compare_frame, paired_in};
 use crate::analysis::select::{at_epoch, at_epoch_notes, check_param, load_dir, parse_where};
 use crate::cli::{CompareArgs, Format};
@@ -39,7 +39,7 @@ pub(crate) fn compare(a: &CompareArgs) -> Result<()> {
     write_parquet_atomic(&path, &mut df)?;
     match a.sel.format {
         Format::Json => {
-            let v = json_with_budgets(&rows, &budgets)?;
+            let v = with_budgets(&rows, &budgets);
             println!("{}", serde_json::to_string_pretty(&v)?)
         }
         Format::Csv => {

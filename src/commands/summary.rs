@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 
 use anyhow::Result;
 
-use crate::analysis::curves::{Budget, binding_legend, group_budgets, json_with_budgets};
+use crate::analysis::curves::{Budget, binding_legend, group_budgets, with_budgets};
 use crate::analysis::select::{at_epoch, at_epoch_notes, check_param, load_dir, outcome_set, parse_where};
 use crate::analysis::summary::{Group, groups};
 use crate::cli::{Format, SummaryArgs};
@@ -52,7 +52,7 @@ fn render_groups(by: &[String], outcome: &str, groups: &[Group], budgets: &[Budg
     let rate_h = format!("p_{outcome}");
     match fmt {
         Format::Json => {
-            let v = json_with_budgets(groups, budgets)?;
+            let v = with_budgets(groups, budgets);
             s = serde_json::to_string_pretty(&v)?;
             s.push('\n');
         }
