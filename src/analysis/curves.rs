@@ -158,8 +158,8 @@ pub(crate) fn aalen_johansen(events: &[Event]) -> Vec<IncidencePoint> {
         let n_reach = total - censored_before;
         let dsum: u64 = d.iter().sum();
         if dsum > 0 {
-            for k in 0..3 {
-                cif[k] += surv * d[k] as f64 / y;
+            for (c, &dk) in cif.iter_mut().zip(&d) {
+                *c += surv * dk as f64 / y;
             }
             surv *= 1.0 - dsum as f64 / y;
         }
@@ -348,9 +348,8 @@ mod tests {
         assert_eq!(aj.iter().map(|p| p.epoch).collect::<Vec<_>>(), vec![0, 5, 12, 40, 100]);
         for p in &aj {
             let f = fractions(&ev, p.epoch);
-            for k in 0..3 {
-                assert!((p.cif[k] - f[k]).abs() < 1e-12, "epoch {}: {:?} vs {:?}", p.epoch, p.cif, f);
-            }
+            let same = p.cif.iter().zip(f).all(|(a, b)| (a - b).abs() < 1e-12);
+            assert!(same, "epoch {}: {:?} vs {:?}", p.epoch, p.cif, f);
             assert_eq!(p.n_reach, 10);
             // The band is Wilson(k, n).
             let kk = (f[0] * 10.0).round() as u64;
@@ -372,9 +371,7 @@ mod tests {
             }
             for p in aalen_johansen(&ev) {
                 let f = fractions(&ev, p.epoch);
-                for k in 0..3 {
-                    assert!((p.cif[k] - f[k]).abs() < 1e-12);
-                }
+                assert!(p.cif.iter().zip(f).all(|(a, b)| (a - b).abs() < 1e-12));
             }
         }
     }

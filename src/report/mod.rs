@@ -84,8 +84,11 @@ pub struct LevelIncidence {
     pub binding: bool,
     /// Steps of the estimate: epoch, then (estimate, lo, hi) with a Wilson 95% band for
     /// converged, diverged and dead (in that order). Each value holds until the next epoch.
-    pub points: Vec<(u32, [(f64, f64, f64); 3])>,
+    pub points: Vec<IncidenceStep>,
 }
+
+/// One step of an incidence curve: epoch, then (estimate, lo, hi) for converged, diverged, dead.
+pub type IncidenceStep = (u32, [(f64, f64, f64); 3]);
 
 /// The incidence curves of every level of one factor.
 #[derive(Debug, Clone, Default, PartialEq)]
