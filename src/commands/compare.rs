@@ -4,7 +4,7 @@ use anyhow::Result;
 use polars::prelude::*;
 
 use crate::analysis::curves::{Budget, binding_legend, pair_budget, with_budgets};
-use crate::analysis::paired::{compare_frame, paired_in};
+use crate::analysis::paired::{compare_frame, paired_in, pairs_phrase};
 use crate::analysis::select::{at_epoch, at_epoch_notes, check_param, load_dir, parse_where};
 use crate::cli::{CompareArgs, Format};
 use crate::store::atomic::write_parquet_atomic;
@@ -53,12 +53,13 @@ pub(crate) fn compare(a: &CompareArgs) -> Result<()> {
                 "A",
                 "B",
                 "pairs",
+                "seeds × cells",
                 "both",
                 "only A",
                 "only B",
                 "neither",
                 "A−B (95% CI)",
-                "McNemar p",
+                "p",
                 "Holm p",
                 "budget",
             ]
@@ -73,6 +74,7 @@ pub(crate) fn compare(a: &CompareArgs) -> Result<()> {
                         r.level_a.clone(),
                         r.level_b.clone(),
                         r.pairs.to_string(),
+                        format!("{} × {}", r.seeds, r.cells),
                         r.both.to_string(),
                         r.only_a.to_string(),
                         r.only_b.to_string(),
@@ -84,13 +86,16 @@ pub(crate) fn compare(a: &CompareArgs) -> Result<()> {
                             100.0 * r.diff_hi,
                             b.mark()
                         ),
-                        fmt_p(r.p_exact),
+                        fmt_p(r.p_cluster),
                         fmt_p(r.p_holm),
                         b.label(),
                     ]
                 })
                 .collect();
             print!("{}", render_table(&header, &body, a.sel.format == Format::Markdown));
+            println!(
+                "p: McNemar's exact test for one cell; for pooled rows over several cells the seed-clustered McNemar test (Durkalski et al. 2003: seeds are the independent units), with a cluster-robust interval. Holm over every row."
+            );
             for l in at_epoch_notes(&grid, &filt, a.sel.at_epoch) {
                 println!("{l}");
             }
@@ -99,7 +104,7 @@ pub(crate) fn compare(a: &CompareArgs) -> Result<()> {
             }
             println!("\n{} (pooled over matching cells), outcome `{}`:", a.factor, a.sel.outcome);
             for r in rows.iter().filter(|r| r.scope == "pooled") {
-                println!("  {} vs {}: {}", r.level_a, r.level_b, r.verdict);
+                println!("  {} vs {} ({}): {}", r.level_a, r.level_b, pairs_phrase(r), r.verdict);
             }
             println!("wrote {}", path.display());
         }

@@ -6,7 +6,7 @@ use anyhow::Result;
 
 use crate::analysis::curves::{Budget, binding_legend, group_budgets, with_budgets};
 use crate::analysis::select::{at_epoch, at_epoch_notes, check_param, load_dir, outcome_set, parse_where};
-use crate::analysis::summary::{Group, groups};
+use crate::analysis::summary::{Group, groups, marked, pct};
 use crate::cli::{Format, SummaryArgs};
 use crate::error::usage;
 use crate::text::{csv_field, render_table};
@@ -22,7 +22,7 @@ pub(crate) fn summary(a: &SummaryArgs) -> Result<()> {
     } else {
         a.by.iter().map(|s| check_param(s.trim(), "--by")).collect::<Result<_>>()?
     };
-    let gs = groups(&grid, &stats, &by, &filt, set);
+    let gs = groups(&grid, &runs, &stats, &by, &filt, set);
     if gs.is_empty() {
         return usage(format!("no runs match --where {}", a.sel.filter.join(",")));
     }
@@ -58,13 +58,31 @@ fn render_groups(by: &[String], outcome: &str, groups: &[Group], budgets: &[Budg
         }
         Format::Csv => {
             let mut h: Vec<String> = by.to_vec();
-            h.extend(["k", "n", &rate_h, "lo", "hi", "budget_min", "budget_max", "budget_binding"].map(String::from));
+            h.extend(
+                [
+                    "k",
+                    "n",
+                    "seeds",
+                    "cells",
+                    "deff",
+                    &rate_h,
+                    "lo",
+                    "hi",
+                    "budget_min",
+                    "budget_max",
+                    "budget_binding",
+                ]
+                .map(String::from),
+            );
             writeln!(s, "{}", h.join(","))?;
             for (g, b) in groups.iter().zip(budgets) {
                 let mut r: Vec<String> = g.key.0.iter().map(|(_, v)| csv_field(v)).collect();
                 r.extend([
                     g.k.to_string(),
                     g.n.to_string(),
+                    g.seeds.to_string(),
+                    g.cells.to_string(),
+                    format!("{:.4}", g.deff),
                     format!("{:.6}", g.rate),
                     format!("{:.6}", g.lo),
                     format!("{:.6}", g.hi),
@@ -77,20 +95,27 @@ fn render_groups(by: &[String], outcome: &str, groups: &[Group], budgets: &[Budg
         }
         Format::Table | Format::Markdown => {
             let mut header: Vec<String> = by.to_vec();
-            header.extend([outcome.to_string(), "95% CI".into(), "k/n".into(), "budget".into()]);
+            header.extend([format!("{outcome} (95% CI)"), "k/n".into(), "seeds".into(), "budget".into()]);
             let rows: Vec<Vec<String>> = groups
                 .iter()
                 .zip(budgets)
                 .map(|(g, b)| {
                     let mut r: Vec<String> = g.key.0.iter().map(|(_, v)| v.clone()).collect();
-                    r.push(format!("{:.1}%{}", 100.0 * g.rate, b.mark()));
-                    r.push(format!("[{:.1}, {:.1}]", 100.0 * g.lo, 100.0 * g.hi));
+                    r.push(marked(pct(g.rate, g.lo, g.hi), b.mark()));
                     r.push(format!("{}/{}", g.k, g.n));
+                    r.push(if g.cells > 1 {
+                        format!("{} × {} cells", g.seeds, g.cells)
+                    } else {
+                        g.seeds.to_string()
+                    });
                     r.push(b.label());
                     r
                 })
                 .collect();
             s = render_table(&header, &rows, fmt == Format::Markdown);
+            if groups.iter().any(|g| g.cells > 1) {
+                s.push_str("groups pooling several cells: intervals count seeds, not cells × seeds (seed-clustered Wilson)\n");
+            }
         }
     }
     Ok(s)
