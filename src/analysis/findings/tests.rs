@@ -218,7 +218,8 @@ fn claim6_gaussian_flips_with_the_data() {
     let c = claim_gaussian(&scale).unwrap();
     assert_eq!(c.verdict, Verdict::NotSupported);
     assert!(
-        c.conclusion.contains("He's scale vs U(−1,1)'s converges significantly more often"),
+        c.conclusion
+            .contains("scale alone: he_uniform vs uniform(-1,1) +30.0 points (Holm p"),
         "{}",
         c.conclusion
     );
