@@ -84,6 +84,10 @@ pub struct Selection {
     pub outcome: String,
     #[arg(long, value_enum, default_value = "table")]
     pub format: Format,
+    /// Rates and tests exactly as if max_epochs had been N: runs not decided by epoch N count
+    /// as stalled. N must not exceed a selected cell's max_epochs.
+    #[arg(long, value_name = "N")]
+    pub at_epoch: Option<u32>,
 }
 
 #[derive(Debug, Args)]

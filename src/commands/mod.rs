@@ -55,7 +55,7 @@ pub(crate) fn print_closing(dir: &Path, grid: &Grid, done: &Finalized, quiet: bo
     );
     eprintln!("{}", closing_table(grid, &done.outcomes));
     eprintln!(
-        "wrote {}/{{runs,cells,effects}}.parquet, manifest.json{}",
+        "wrote {}/{{runs,cells,effects,curves}}.parquet, manifest.json{}",
         dir.display(),
         if done.report_error.is_none() { ", report.html" } else { "" }
     );

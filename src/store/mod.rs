@@ -2,7 +2,7 @@
 //! the state files. Nothing else names a file of a results directory.
 //!
 //! ```text
-//! DIR/runs.parquet  cells.parquet  effects.parquet  compare_<factor>.parquet
+//! DIR/runs.parquet  cells.parquet  effects.parquet  curves.parquet  compare_<factor>.parquet
 //! DIR/manifest.json  report.html
 //! DIR/state.json | state-shard-K-of-N.json     progress of a run / of one shard
 //! DIR/chunks/w<window>.parquet                  finished runs, one file per window
@@ -24,6 +24,8 @@ pub(crate) const RESULTS_FORMAT: u32 = 2;
 pub(crate) const RUNS: &str = "runs.parquet";
 pub(crate) const CELLS: &str = "cells.parquet";
 pub(crate) const EFFECTS: &str = "effects.parquet";
+/// Cumulative incidence of each outcome against epochs, per cell.
+pub(crate) const CURVES: &str = "curves.parquet";
 pub(crate) const MANIFEST: &str = "manifest.json";
 pub(crate) const REPORT: &str = "report.html";
 pub(crate) const CHUNKS: &str = "chunks";
@@ -31,7 +33,7 @@ pub(crate) const CHUNKS: &str = "chunks";
 pub(crate) const REUSE: &str = "reuse";
 
 /// The final files of a finished run (removed by `--fresh` and when a grid grows).
-pub(crate) const FINAL_FILES: [&str; 5] = [RUNS, CELLS, EFFECTS, MANIFEST, REPORT];
+pub(crate) const FINAL_FILES: [&str; 6] = [RUNS, CELLS, EFFECTS, CURVES, MANIFEST, REPORT];
 
 /// `DIR/compare_<factor>.parquet`.
 pub(crate) fn compare_path(dir: &Path, factor: &str) -> PathBuf {
