@@ -18,6 +18,7 @@ use rayon::prelude::*;
 use super::units::{Unit, units, window_units};
 use crate::core::{Outcome, RunResult};
 use crate::grid::Grid;
+use crate::store::atomic::guard_damaged;
 use crate::store::manifest::Manifest;
 use crate::store::runs::{RunRow, RunsView, runs_frame};
 use crate::store::{chunk_path, move_to_damaged, state_files};
@@ -102,9 +103,10 @@ impl<'a> ChunkChecker<'a> {
     /// when the file cannot be read at all (an I/O error such as a permission: not damage).
     pub(crate) fn check(&self, w: usize, path: &Path) -> Result<std::result::Result<(), String>> {
         let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-        let df = match ParquetReader::new(Cursor::new(bytes)).finish() {
+        let read = guard_damaged(path, || Ok(ParquetReader::new(Cursor::new(bytes)).finish()?));
+        let df = match read {
             Ok(df) => df,
-            Err(e) => return Ok(Err(format!("not readable as Parquet: {e}"))),
+            Err(e) => return Ok(Err(format!("not readable as Parquet: {}", e.root_cause()))),
         };
         Ok(self.check_frame(w, &df))
     }

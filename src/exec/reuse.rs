@@ -8,6 +8,7 @@ use polars::prelude::*;
 
 use super::heal::{Damaged, set_aside};
 use crate::core::RunResult;
+use crate::store::atomic::guard_damaged;
 use crate::store::runs::RunsView;
 
 /// Finished runs of an earlier, smaller version of the grid, by (cell_id, replicate): a grown
@@ -30,9 +31,8 @@ pub(crate) fn load_reuse(dir: &Path) -> Result<(Reuse, Vec<Damaged>)> {
             .filter(|p| p.extension().is_some_and(|x| x == "parquet"))
         {
             let bytes = std::fs::read(&f).with_context(|| format!("cannot read {}", f.display()))?;
-            let runs = ParquetReader::new(std::io::Cursor::new(bytes))
-                .finish()
-                .map_err(|e| format!("not readable as Parquet: {e}"))
+            let runs = guard_damaged(&f, || Ok(ParquetReader::new(std::io::Cursor::new(bytes)).finish()?))
+                .map_err(|e| format!("not readable as Parquet: {}", e.root_cause()))
                 .and_then(|df| RunsView::new(&df, Path::new("the chunk")).runs().map_err(|e| format!("{e:#}")));
             match runs {
                 Ok(runs) => {

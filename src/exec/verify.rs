@@ -21,7 +21,7 @@ use serde::Serialize;
 use crate::analysis::tables::{Outcomes, cells_frame, effects, effects_frame};
 use crate::core::seed::splitmix64;
 use crate::grid::Grid;
-use crate::store::atomic::read_parquet;
+use crate::store::atomic::{guard_damaged, read_parquet};
 use crate::store::manifest::{Manifest, sha256_file};
 use crate::store::runs::{find_runs, read_keys_frame};
 use crate::store::{self, CHECKSUMMED};
@@ -93,7 +93,7 @@ pub(crate) fn verify_dir(dir: &Path, sample: usize) -> Result<Verified> {
     let mut checks = vec![check_checksums(dir, &m)];
     let runs_path = dir.join(store::RUNS);
     let mut sampled = Vec::new();
-    match read_keys_frame(&runs_path) {
+    match guard_damaged(&runs_path, || read_keys_frame(&runs_path)) {
         Err(e) => {
             checks.push(Check::new("coverage", vec![format!("{}: {e:#}", store::RUNS)], String::new()));
             let why = format!("needs a readable {}", store::RUNS);
@@ -279,7 +279,8 @@ fn check_tables(dir: &Path, grid: &Grid, keys: &DataFrame) -> Check {
     };
     let mut problems = Vec::new();
     for (name, want, key) in [(store::CELLS, &cells, "cell_id"), (store::EFFECTS, &effects, "factor")] {
-        match read_parquet(&dir.join(name)) {
+        let path = dir.join(name);
+        match guard_damaged(&path, || read_parquet(&path)) {
             Err(e) => problems.push(format!("{name}: {e:#}")),
             Ok(stored) => {
                 if let Some(d) = first_difference(&stored, want, key) {
@@ -322,7 +323,7 @@ fn check_replay(grid: &Grid, runs_path: &Path, sample: usize, config_hash: &str)
         .map(|i| ((i / seeds) as usize, (i % seeds) as u32))
         .collect();
     let ids: Vec<String> = picks.iter().map(|&(c, r)| grid.cells[c].run_id(r)).collect();
-    let stored = match find_runs(runs_path, &ids) {
+    let stored = match guard_damaged(runs_path, || find_runs(runs_path, &ids)) {
         Ok(s) => s,
         Err(e) => {
             return (
