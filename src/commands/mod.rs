@@ -70,10 +70,5 @@ pub(crate) fn print_closing(dir: &Path, grid: &Grid, done: &Finalized, quiet: bo
 
 /// `damaged chunk DIR/chunks/w0000003.parquet (why): moved to DIR/damaged/w0000003.parquet`.
 pub(crate) fn damaged_line(what: &str, d: &Damaged) -> String {
-    format!(
-        "damaged {what} {} ({}): moved to {}",
-        d.file.display(),
-        d.why,
-        d.moved_to.display()
-    )
+    format!("damaged {what} {} ({}): moved to {}", d.file.display(), d.why, d.moved_to.display())
 }

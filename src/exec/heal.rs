@@ -82,11 +82,7 @@ impl<'a> ChunkChecker<'a> {
             wall_us: 0,
         };
         let df = runs_frame(grid, &[row])?;
-        let schema = df
-            .get_columns()
-            .iter()
-            .map(|c| (c.name().to_string(), c.dtype().clone()))
-            .collect();
+        let schema = df.columns().iter().map(|c| (c.name().to_string(), c.dtype().clone())).collect();
         Ok(ChunkChecker {
             grid,
             units: units(grid),
@@ -112,7 +108,7 @@ impl<'a> ChunkChecker<'a> {
     }
 
     fn check_frame(&self, w: usize, df: &DataFrame) -> std::result::Result<(), String> {
-        let cols = df.get_columns();
+        let cols = df.columns();
         if cols.len() != self.schema.len() {
             return Err(format!(
                 "{} columns where the runs table has {} (another initgrid version?)",

@@ -225,7 +225,7 @@ fn first_difference(stored: &DataFrame, want: &DataFrame, key: &str) -> Option<S
         let (a, b) = (stored.shape(), want.shape());
         return Some(format!("{}×{} (rows × columns) where {}×{} were recomputed", a.0, a.1, b.0, b.1));
     }
-    for w in want.get_columns() {
+    for w in want.columns() {
         let Ok(s) = stored.column(w.name().as_str()) else {
             return Some(format!("no column `{}`", w.name()));
         };
@@ -267,7 +267,11 @@ fn check_tables(dir: &Path, grid: &Grid, keys: &DataFrame) -> Check {
     let runs_path = dir.join(store::RUNS);
     let mut outcomes = Outcomes::empty(grid);
     if let Err(e) = outcomes.absorb(grid, keys, &runs_path) {
-        return Check::new("tables", vec![format!("cannot recompute from {}: {e:#}", store::RUNS)], String::new());
+        return Check::new(
+            "tables",
+            vec![format!("cannot recompute from {}: {e:#}", store::RUNS)],
+            String::new(),
+        );
     }
     let stats = outcomes.cell_stats(grid);
     let recomputed = cells_frame(grid, &stats)
@@ -292,7 +296,12 @@ fn check_tables(dir: &Path, grid: &Grid, keys: &DataFrame) -> Check {
     Check::new(
         "tables",
         problems,
-        format!("{} and {} equal their recomputation from {}", store::CELLS, store::EFFECTS, store::RUNS),
+        format!(
+            "{} and {} equal their recomputation from {}",
+            store::CELLS,
+            store::EFFECTS,
+            store::RUNS
+        ),
     )
 }
 
@@ -363,7 +372,9 @@ fn check_replay(grid: &Grid, runs_path: &Path, sample: usize, config_hash: &str)
     let mut check = Check::new("replay", problems, ok);
     if check.status == Status::Failed {
         let n = check.details.len();
-        check.details.insert(0, format!("{n} of {} sampled runs do not reproduce", ids.len()));
+        check
+            .details
+            .insert(0, format!("{n} of {} sampled runs do not reproduce", ids.len()));
     }
     (check, ids)
 }

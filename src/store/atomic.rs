@@ -67,7 +67,10 @@ pub(crate) fn guard_damaged<T>(path: &Path, f: impl FnOnce() -> Result<T>) -> Re
                 .map(|s| s.to_string())
                 .or_else(|| p.downcast_ref::<String>().cloned())
                 .unwrap_or_default();
-            Err(anyhow::anyhow!("cannot read {} as Parquet: the decoder failed ({msg})", path.display()))
+            Err(anyhow::anyhow!(
+                "cannot read {} as Parquet: the decoder failed ({msg})",
+                path.display()
+            ))
         }
     }
 }

@@ -85,7 +85,10 @@ pub(crate) fn state_files(dir: &Path) -> Vec<PathBuf> {
 pub(crate) fn move_to_damaged(dir: &Path, file: &Path) -> Result<PathBuf> {
     let to_dir = dir.join(DAMAGED);
     std::fs::create_dir_all(&to_dir).with_context(|| format!("cannot create {}", to_dir.display()))?;
-    let name = file.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_else(|| "file".into());
+    let name = file
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_else(|| "file".into());
     let mut to = to_dir.join(&name);
     let mut k = 1;
     while to.exists() {
@@ -99,7 +102,10 @@ pub(crate) fn move_to_damaged(dir: &Path, file: &Path) -> Result<PathBuf> {
 /// Whether `dir/damaged/` holds a state file that an earlier run set aside.
 pub(crate) fn has_damaged_state(dir: &Path) -> bool {
     std::fs::read_dir(dir.join(DAMAGED))
-        .map(|rd| rd.filter_map(|e| e.ok()).any(|e| e.file_name().to_string_lossy().starts_with("state")))
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
+                .any(|e| e.file_name().to_string_lossy().starts_with("state"))
+        })
         .unwrap_or(false)
 }
 
