@@ -180,10 +180,13 @@ pub(crate) fn heal_chunks(grid: &Grid, dir: &Path, windows: &[usize]) -> Result<
     Ok(out)
 }
 
+/// State files that read back, with their manifests.
+pub(crate) type States = Vec<(PathBuf, Manifest)>;
+
 /// The state files of `dir` that read back, with their manifests; damaged ones (truncated, not
 /// JSON, not a manifest) are moved to `dir/damaged/` and returned apart. A state file of another
 /// results format is an error (a usage error naming both versions), not damage.
-pub(crate) fn load_states(dir: &Path) -> Result<(Vec<(PathBuf, Manifest)>, Vec<Damaged>)> {
+pub(crate) fn load_states(dir: &Path) -> Result<(States, Vec<Damaged>)> {
     let (mut ok, mut damaged) = (Vec::new(), Vec::new());
     for s in state_files(dir) {
         match Manifest::load_or_damaged(&s)? {
