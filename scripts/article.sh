@@ -18,4 +18,4 @@ for cfg in configs/article/*.toml; do
   echo "== $cfg -> $RESULTS/$name"
   "$INITGRID" --config "$cfg" --out "$RESULTS/$name" "${threads[@]}"
 done
-"$INITGRID" findings --results "$RESULTS" --out "$OUT"
+"$INITGRID" findings --results "$RESULTS" --out "$OUT" --readme README.md

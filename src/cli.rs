@@ -178,4 +178,7 @@ pub struct FindingsArgs {
     /// Output markdown file.
     #[arg(long, default_value = "FINDINGS.md")]
     pub out: PathBuf,
+    /// Also write the summary between the findings markers of this README.
+    #[arg(long, value_name = "FILE")]
+    pub readme: Option<PathBuf>,
 }

@@ -4,6 +4,7 @@
 //! name = "article"      # results/<name>/
 //! seeds = 500           # replicates per cell
 //! base_seed = 2016
+//! paired_seeds = true  # replicate r has the same seed in every cell (default); false: independent cells
 //! [train]               # fixed values for any parameter
 //! dataset = "four"
 //! [grid]                # lists of values for the parameters that vary
@@ -73,6 +74,9 @@ pub(crate) struct Config {
     pub name: String,
     pub seeds: u32,
     pub base_seed: u64,
+    /// Common random numbers: replicate r has the same seed in every cell (the default, which
+    /// paired comparisons need); `false` gives every cell its own independent seeds.
+    pub paired_seeds: bool,
     /// Every parameter's fixed value (`[train]` or default), `None` for varied ones.
     pub fixed: Vec<Option<Value>>,
     /// Varied parameters with their levels, in the order of the `[grid]` table.
@@ -118,7 +122,7 @@ fn unknown_key(ctx: &Ctx, span: &Range<usize>, section: &str, key: &str, valid: 
     ctx.err(Some(span), &full, format!("unknown key `{key}`"), fix)
 }
 
-const TOP_KEYS: [&str; 7] = ["name", "seeds", "base_seed", "train", "grid", "exclude", "datasets"];
+const TOP_KEYS: [&str; 8] = ["name", "seeds", "base_seed", "paired_seeds", "train", "grid", "exclude", "datasets"];
 
 impl Config {
     /// Reads and validates a config file.
@@ -226,6 +230,20 @@ impl Config {
                 }
             },
             None => 0,
+        };
+        let paired_seeds = match get("paired_seeds") {
+            Some((_, v)) => match v.get_ref() {
+                DeValue::Boolean(b) => *b,
+                other => {
+                    return Err(ctx.err(
+                        Some(&v.span()),
+                        "paired_seeds",
+                        format!("expected true or false, found {}", type_name(other)),
+                        "paired_seeds = false (every cell draws independent seeds; no paired comparisons)",
+                    ));
+                }
+            },
+            None => true,
         };
 
         // Inline data sets first: parameters may refer to them.
@@ -472,6 +490,7 @@ impl Config {
             name,
             seeds,
             base_seed,
+            paired_seeds,
             fixed,
             axes,
             excludes,

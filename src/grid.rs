@@ -66,6 +66,8 @@ pub(crate) struct Grid {
     pub cells: Vec<Cell>,
     pub seeds: u32,
     pub base_seed: u64,
+    /// Common random numbers across cells (see [`Grid::seed`]).
+    pub paired_seeds: bool,
     /// Indices (into PARAMS) of the varied parameters, in grid order.
     pub varied: Vec<usize>,
     /// The config's inline data sets (to parse values that name them).
@@ -123,6 +125,7 @@ impl Grid {
             cells,
             seeds: cfg.seeds,
             base_seed: cfg.base_seed,
+            paired_seeds: cfg.paired_seeds,
             varied,
             datasets: cfg.datasets.clone(),
         })
@@ -133,9 +136,21 @@ impl Grid {
         self.cells.len() as u64 * self.seeds as u64
     }
 
-    /// Seed of replicate `r` (the same in every cell).
-    pub(crate) fn seed(&self, r: u32) -> u64 {
-        replicate_seed(self.base_seed, r)
+    /// Seed of replicate `r` of cell `c`: the same in every cell (common random numbers, so
+    /// cells are paired on seeds), unless the config says `paired_seeds = false`, when each cell
+    /// mixes its stable id into the base seed and draws seeds independent of every other cell's.
+    pub(crate) fn seed(&self, c: usize, r: u32) -> u64 {
+        if self.paired_seeds {
+            replicate_seed(self.base_seed, r)
+        } else {
+            let id = u64::from_str_radix(&self.cells[c].id, 16).unwrap_or_else(|_| {
+                self.cells[c]
+                    .id
+                    .bytes()
+                    .fold(0u64, |h, b| crate::core::seed::splitmix64(h ^ b as u64))
+            });
+            replicate_seed(self.base_seed ^ crate::core::seed::splitmix64(id), r)
+        }
     }
 
     pub(crate) fn cell_by_id(&self, id: &str) -> Option<&Cell> {

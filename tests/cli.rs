@@ -204,7 +204,7 @@ fn summary_compare_and_replay_answer_questions() {
         .args(["--format", "csv", "--by", "layout"])
         .assert()
         .success()
-        .stdout(predicate::str::starts_with("layout,k,n,p_converged,lo,hi"));
+        .stdout(predicate::str::starts_with("layout,k,n,seeds,cells,deff,p_converged,lo,hi"));
     bin()
         .args(["summary"])
         .arg(&out)
@@ -222,7 +222,21 @@ fn summary_compare_and_replay_answer_questions() {
     let cmp = read(&out.join("compare_init_order.parquet"));
     assert!(cmp.height() >= 7);
     for c in [
-        "pairs", "both", "only_a", "only_b", "neither", "diff", "diff_lo", "diff_hi", "p_exact", "p_holm", "verdict",
+        "pairs",
+        "both",
+        "only_a",
+        "only_b",
+        "neither",
+        "diff",
+        "diff_lo",
+        "diff_hi",
+        "p_exact",
+        "p_holm",
+        "verdict",
+        "seeds",
+        "cells",
+        "p_cluster",
+        "method",
     ] {
         assert!(cmp.column(c).is_ok(), "{c}");
     }

@@ -7,6 +7,7 @@ use anyhow::Result;
 use polars::prelude::*;
 use serde::Serialize;
 
+use super::clustered::{SeedPairs, clustered_mcnemar, clustered_paired_difference};
 use super::select::{Filter, check_param, matches, outcome_set};
 use super::stats::{CONFIDENCE, Interval, holm, mcnemar, paired_difference};
 use super::tables::Outcomes;
@@ -22,6 +23,10 @@ pub(crate) struct PairResult {
     pub level_a: String,
     pub level_b: String,
     pub pairs: u64,
+    /// Distinct seeds behind the row (the independent units).
+    pub seeds: u64,
+    /// Matching cell pairs pooled into the row (1 for a single-cell row).
+    pub cells: u64,
     pub both: u64,
     pub only_a: u64,
     pub only_b: u64,
@@ -31,7 +36,14 @@ pub(crate) struct PairResult {
     pub diff: f64,
     pub diff_lo: f64,
     pub diff_hi: f64,
+    /// McNemar's exact p on the row's counts, every pair taken as independent.
     pub p_exact: f64,
+    /// The p-value used: the seed-clustered McNemar p (Durkalski et al. 2003) for rows pooling
+    /// several cells, the exact p for single-cell rows.
+    pub p_cluster: f64,
+    /// How `p_cluster` and the difference's interval were computed.
+    pub method: String,
+    /// Holm's adjustment of `p_cluster` over every row.
     pub p_holm: f64,
     pub verdict: String,
 }
@@ -40,6 +52,12 @@ pub(crate) struct PairResult {
 pub(crate) fn paired_in(grid: &Grid, runs: &Outcomes, factor: &str, filter: &Filter, outcome: &str) -> Result<Vec<PairResult>> {
     let fi = check_param(factor, "--factor")?;
     let set = outcome_set(outcome)?;
+    if !grid.paired_seeds {
+        return usage(
+            "this grid was run with `paired_seeds = false`: its cells draw independent seeds, so there are no pairs to compare; \
+             compare rates with `initgrid summary`, or rerun with paired_seeds = true (the default)",
+        );
+    }
     let mut levels: Vec<String> = Vec::new();
     // Cells grouped by every other parameter: scope → [(level index, cell)]
     let mut scopes: Vec<Vec<(usize, usize)>> = Vec::new();
@@ -73,41 +91,52 @@ pub(crate) fn paired_in(grid: &Grid, runs: &Outcomes, factor: &str, filter: &Fil
     for a in 0..levels.len() {
         for b in a + 1..levels.len() {
             let mut pooled = [0u64; 4];
+            let mut per_seed = vec![SeedPairs::default(); grid.seeds as usize];
+            let mut n_cells = 0u64;
             for members in &scopes {
                 let (Some(&(_, ca)), Some(&(_, cb))) = (members.iter().find(|m| m.0 == a), members.iter().find(|m| m.0 == b)) else {
                     continue;
                 };
                 let mut t = [0u64; 4];
-                for r in 0..grid.seeds {
-                    let (Some(sa), Some(sb)) = (ok(ca, r), ok(cb, r)) else { continue };
+                for (r, sp) in per_seed.iter_mut().enumerate() {
+                    let (Some(sa), Some(sb)) = (ok(ca, r as u32), ok(cb, r as u32)) else {
+                        continue;
+                    };
                     t[match (sa, sb) {
                         (true, true) => 0,
                         (true, false) => 1,
                         (false, true) => 2,
                         (false, false) => 3,
                     }] += 1;
+                    sp.pairs += 1;
+                    sp.only_a += (sa && !sb) as u64;
+                    sp.only_b += (!sa && sb) as u64;
                 }
                 for k in 0..4 {
                     pooled[k] += t[k];
                 }
                 if t.iter().sum::<u64>() > 0 {
+                    n_cells += 1;
                     let desc = grid.cells[ca].describe(&show);
                     out.push(pair_result(
                         if desc.is_empty() { "cell".into() } else { desc },
                         &levels[a],
                         &levels[b],
                         t,
-                        outcome,
                     ));
                 }
             }
             if pooled.iter().sum::<u64>() > 0 {
-                out.push(pair_result("pooled".into(), &levels[a], &levels[b], pooled, outcome));
+                let mut r = pair_result("pooled".into(), &levels[a], &levels[b], pooled);
+                if n_cells > 1 {
+                    cluster(&mut r, &per_seed, n_cells);
+                }
+                out.push(r);
             }
         }
     }
-    // Holm over all tests reported (per cell and pooled).
-    let ps: Vec<f64> = out.iter().map(|r| r.p_exact).collect();
+    // Holm over the p-values actually used, of every row reported (per cell and pooled).
+    let ps: Vec<f64> = out.iter().map(|r| r.p_cluster).collect();
     for (r, p) in out.iter_mut().zip(holm(&ps)) {
         r.p_holm = p;
         r.verdict = verdict(r, outcome);
@@ -115,7 +144,7 @@ pub(crate) fn paired_in(grid: &Grid, runs: &Outcomes, factor: &str, filter: &Fil
     Ok(out)
 }
 
-fn pair_result(scope: String, a: &str, b: &str, t: [u64; 4], _outcome: &str) -> PairResult {
+fn pair_result(scope: String, a: &str, b: &str, t: [u64; 4]) -> PairResult {
     let [both, only_a, only_b, neither] = t;
     let pairs = both + only_a + only_b + neither;
     let (diff, ci): (f64, Interval) = paired_difference(both, only_a, only_b, neither, CONFIDENCE);
@@ -125,6 +154,8 @@ fn pair_result(scope: String, a: &str, b: &str, t: [u64; 4], _outcome: &str) -> 
         level_a: a.into(),
         level_b: b.into(),
         pairs,
+        seeds: pairs,
+        cells: 1,
         both,
         only_a,
         only_b,
@@ -135,8 +166,39 @@ fn pair_result(scope: String, a: &str, b: &str, t: [u64; 4], _outcome: &str) -> 
         diff_lo: ci.lo,
         diff_hi: ci.hi,
         p_exact: m.exact_p,
+        p_cluster: m.exact_p,
+        method: METHOD_EXACT.into(),
         p_holm: f64::NAN,
         verdict: String::new(),
+    }
+}
+
+/// Single-cell rows: McNemar's exact test, Agresti–Min interval.
+const METHOD_EXACT: &str = "McNemar exact; Agresti-Min interval";
+/// Rows pooling several cells: seeds are the clusters.
+const METHOD_CLUSTERED: &str = "clustered McNemar (Durkalski 2003), seeds as clusters; cluster-robust interval";
+
+/// Replaces a pooled row's test and interval by their seed-clustered versions: replicate r
+/// uses the same seed in every cell, so the row's pairs are `cells` correlated pairs per seed,
+/// not independent draws (issue 13).
+fn cluster(r: &mut PairResult, per_seed: &[SeedPairs], cells: u64) {
+    let used: Vec<SeedPairs> = per_seed.iter().copied().filter(|s| s.pairs > 0).collect();
+    let test = clustered_mcnemar(&used);
+    let d = clustered_paired_difference(&used, CONFIDENCE);
+    r.seeds = test.seeds;
+    r.cells = cells;
+    r.p_cluster = test.p;
+    r.diff_lo = d.ci.lo;
+    r.diff_hi = d.ci.hi;
+    r.method = METHOD_CLUSTERED.into();
+}
+
+/// "1000 seeds × 4 cells" (pooled) or "1000 seeds": what a row's pairs really are.
+pub(crate) fn pairs_phrase(r: &PairResult) -> String {
+    if r.cells > 1 {
+        format!("{} seeds × {} cells", r.seeds, r.cells)
+    } else {
+        format!("{} seeds", r.seeds)
     }
 }
 
@@ -155,11 +217,12 @@ fn verdict(r: &PairResult, outcome: &str) -> String {
             p_phrase(r.p_holm)
         )
     } else if disc == 0 {
-        format!("identical on every seed: the factor changes nothing here ({} pairs)", r.pairs)
+        format!("identical on every seed: the factor changes nothing here ({})", pairs_phrase(r))
     } else {
         format!(
-            "no detectable difference in how often ({}), but {disc} of {} seeds ({:.1}%) flip: it changes which seeds are {outcome}",
+            "no detectable difference in how often ({}, Holm p {}), but {disc} of {} pairs ({:.1}%) flip: it changes which seeds are {outcome}",
             pts(r.diff),
+            p_phrase(r.p_holm),
             r.pairs,
             100.0 * disc as f64 / r.pairs as f64
         )
@@ -178,6 +241,8 @@ pub(crate) fn compare_frame(rows: &[PairResult], factor: &str) -> PolarsResult<D
             Column::new("level_a".into(), s(|r| r.level_a.clone())),
             Column::new("level_b".into(), s(|r| r.level_b.clone())),
             Column::new("pairs".into(), u(|r| r.pairs)),
+            Column::new("seeds".into(), u(|r| r.seeds)),
+            Column::new("cells".into(), u(|r| r.cells)),
             Column::new("both".into(), u(|r| r.both)),
             Column::new("only_a".into(), u(|r| r.only_a)),
             Column::new("only_b".into(), u(|r| r.only_b)),
@@ -188,6 +253,8 @@ pub(crate) fn compare_frame(rows: &[PairResult], factor: &str) -> PolarsResult<D
             Column::new("diff_lo".into(), x(|r| r.diff_lo)),
             Column::new("diff_hi".into(), x(|r| r.diff_hi)),
             Column::new("p_exact".into(), x(|r| r.p_exact)),
+            Column::new("p_cluster".into(), x(|r| r.p_cluster)),
+            Column::new("method".into(), s(|r| r.method.clone())),
             Column::new("p_holm".into(), x(|r| r.p_holm)),
             Column::new("verdict".into(), s(|r| r.verdict.clone())),
         ],

@@ -6,8 +6,7 @@ use std::collections::HashMap;
 use serde::Serialize;
 
 use super::select::{Filter, matches};
-use super::stats::{CONFIDENCE, wilson};
-use super::tables::CellStats;
+use super::tables::{CellStats, Outcomes};
 use crate::grid::Grid;
 use crate::params::{PARAMS, param_index};
 use crate::text::render_table;
@@ -18,6 +17,12 @@ pub(crate) struct Group {
     pub key: indexmap_like::Key,
     pub k: u64,
     pub n: u64,
+    /// Distinct seeds behind the rate: the independent units when several cells are pooled.
+    pub seeds: u64,
+    /// Cells pooled into this group.
+    pub cells: u64,
+    /// Design effect of pooling cells that share seeds (1 for a single cell).
+    pub deff: f64,
     pub rate: f64,
     pub lo: f64,
     pub hi: f64,
@@ -40,45 +45,65 @@ pub(crate) mod indexmap_like {
 }
 
 /// Rate of the outcomes in `set` per group of the `by` parameters (indices), over the cells
-/// matching `filter`, in first-seen canonical order. Every run of a cell shares its parameters,
-/// so groups add up cell counts.
-pub(crate) fn groups(grid: &Grid, stats: &[CellStats], by: &[usize], filter: &Filter, set: [bool; 4]) -> Vec<Group> {
+/// matching `filter`, in first-seen canonical order. A group pooling several cells counts
+/// seeds, not cells × seeds: its interval is the seed-clustered one of
+/// [`Outcomes::pooled_rate`] (plain Wilson for a single cell).
+pub(crate) fn groups(grid: &Grid, runs: &Outcomes, stats: &[CellStats], by: &[usize], filter: &Filter, set: [bool; 4]) -> Vec<Group> {
     let mut order: Vec<Vec<String>> = Vec::new();
-    let mut acc: HashMap<Vec<String>, (u64, u64)> = HashMap::new();
+    let mut members: HashMap<Vec<String>, Vec<usize>> = HashMap::new();
     for st in stats.iter().filter(|st| matches(grid, st.cell, filter)) {
         let key: Vec<String> = by.iter().map(|&b| grid.cells[st.cell].values[b].to_string()).collect();
-        let e = acc.entry(key.clone()).or_insert_with(|| {
-            order.push(key);
-            (0, 0)
-        });
-        e.0 += (0..4).filter(|&k| set[k]).map(|k| st.counts[k]).sum::<u64>();
-        e.1 += st.n;
+        members
+            .entry(key.clone())
+            .or_insert_with(|| {
+                order.push(key);
+                Vec::new()
+            })
+            .push(st.cell);
     }
     order
         .iter()
         .map(|key| {
-            let (k, n) = acc[key];
-            let ci = wilson(k, n, CONFIDENCE);
+            let cells = &members[key];
+            let r = runs.pooled_rate(cells, set);
             Group {
                 key: indexmap_like::Key(by.iter().map(|&b| PARAMS[b].name.to_string()).zip(key.iter().cloned()).collect()),
-                k,
-                n,
-                rate: k as f64 / n as f64,
-                lo: ci.lo,
-                hi: ci.hi,
+                k: r.k,
+                n: r.n,
+                seeds: r.seeds,
+                cells: cells.len() as u64,
+                deff: r.deff,
+                rate: r.rate,
+                lo: r.lo,
+                hi: r.hi,
             }
         })
         .collect()
 }
 
-pub(crate) fn closing_table(grid: &Grid, stats: &[CellStats]) -> String {
+/// "11.2% [11.0, 11.4]": a rate and its interval in percent, with enough digits to be
+/// informative (two decimals when one would print a zero-width interval).
+pub(crate) fn pct(rate: f64, lo: f64, hi: f64) -> String {
+    let one = format!("[{:.1}, {:.1}]", 100.0 * lo, 100.0 * hi);
+    if format!("{:.1}", 100.0 * lo) == format!("{:.1}", 100.0 * hi) && hi > lo {
+        format!("{:.2}% [{:.2}, {:.2}]", 100.0 * rate, 100.0 * lo, 100.0 * hi)
+    } else {
+        format!("{:.1}% {one}", 100.0 * rate)
+    }
+}
+
+/// Convergence rate by layout × learning rate, pooled over the other factors with seeds as
+/// clusters; "n=… over S seeds" when cells are pooled.
+pub(crate) fn closing_table(grid: &Grid, runs: &Outcomes) -> String {
     let li = param_index("layout").expect("known");
     let ri = param_index("lr").expect("known");
     let mut rows_k: Vec<String> = Vec::new();
     let mut cols_k: Vec<String> = Vec::new();
-    let mut acc: HashMap<(String, String), (u64, u64)> = HashMap::new();
-    for s in stats {
-        let c = &grid.cells[s.cell];
+    let mut members: HashMap<(String, String), Vec<usize>> = HashMap::new();
+    for c in &grid.cells {
+        if (0..grid.seeds).all(|r| runs.get(c.index, r).is_none()) {
+            continue;
+        }
         let (l, r) = (c.values[li].to_string(), c.values[ri].to_string());
         if !rows_k.contains(&l) {
             rows_k.push(l.clone());
@@ -86,26 +111,26 @@ pub(crate) fn closing_table(grid: &Grid, stats: &[CellStats]) -> String {
         if !cols_k.contains(&r) {
             cols_k.push(r.clone());
         }
-        let e = acc.entry((l, r)).or_insert((0, 0));
-        e.0 += s.counts[0];
-        e.1 += s.n;
+        members.entry((l, r)).or_default().push(c.index);
     }
     let mut header = vec!["converged: layout \\ lr".to_string()];
     header.extend(cols_k.iter().cloned());
+    let converged = [true, false, false, false];
+    let mut pooled = false;
     let rows: Vec<Vec<String>> = rows_k
         .iter()
         .map(|l| {
             let mut r = vec![l.clone()];
             for c in &cols_k {
-                r.push(match acc.get(&(l.clone(), c.clone())) {
-                    Some(&(k, n)) => {
-                        let ci = wilson(k, n, CONFIDENCE);
-                        format!(
-                            "{:>5.1}% [{:.0}–{:.0}] n={n}",
-                            100.0 * k as f64 / n as f64,
-                            100.0 * ci.lo,
-                            100.0 * ci.hi
-                        )
+                r.push(match members.get(&(l.clone(), c.clone())) {
+                    Some(cells) => {
+                        let x = runs.pooled_rate(cells, converged);
+                        if cells.len() > 1 {
+                            pooled = true;
+                            format!("{} n={} ({} seeds)", pct(x.rate, x.lo, x.hi), x.n, x.seeds)
+                        } else {
+                            format!("{} n={}", pct(x.rate, x.lo, x.hi), x.n)
+                        }
                     }
                     None => "-".into(),
                 });
@@ -113,5 +138,9 @@ pub(crate) fn closing_table(grid: &Grid, stats: &[CellStats]) -> String {
             r
         })
         .collect();
-    render_table(&header, &rows, false)
+    let mut t = render_table(&header, &rows, false);
+    if pooled {
+        t.push_str("pooled over the other factors; intervals count seeds, not cells × seeds (seed-clustered Wilson)\n");
+    }
+    t
 }

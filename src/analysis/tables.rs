@@ -8,6 +8,7 @@ use std::path::Path;
 use anyhow::{Result, bail};
 use polars::prelude::*;
 
+use super::clustered::{ClusteredRate, SeedCount, clustered_rate};
 use super::stats::{CONFIDENCE, wilson};
 use crate::core::{Mechanism, Outcome};
 use crate::grid::Grid;
@@ -97,7 +98,8 @@ pub(crate) fn cells_frame(grid: &Grid, stats: &[CellStats]) -> PolarsResult<Data
     DataFrame::new(stats.len(), cols)
 }
 
-/// One factor level's marginal rate of one outcome.
+/// One factor level's marginal rate of one outcome, pooled over the other factors with seeds
+/// as clusters (a level spans many cells that share seeds: see [`Outcomes::pooled_rate`]).
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Effect {
     pub factor: String,
@@ -105,44 +107,53 @@ pub(crate) struct Effect {
     pub outcome: Outcome,
     pub k: u64,
     pub n: u64,
+    /// Distinct seeds behind the rate (the independent units).
+    pub seeds: u64,
+    /// Cells pooled.
+    pub cells: u64,
+    /// Design effect of the pooling (1 for one cell).
+    pub deff: f64,
     pub p: f64,
     pub lo: f64,
     pub hi: f64,
 }
 
-/// For each varied factor and level, each outcome's rate pooled over the other factors.
-pub(crate) fn effects(grid: &Grid, stats: &[CellStats]) -> Vec<Effect> {
+/// For each varied factor and level, each outcome's rate pooled over the other factors, with a
+/// seed-clustered (design-effect-adjusted Wilson) interval.
+pub(crate) fn effects(grid: &Grid, runs: &Outcomes, stats: &[CellStats]) -> Vec<Effect> {
     let mut out = Vec::new();
     for &pi in &grid.varied {
         let mut levels: Vec<String> = Vec::new();
-        let mut acc: Vec<(u64, [u64; 4])> = Vec::new();
+        let mut members: Vec<Vec<usize>> = Vec::new();
         for s in stats {
             let lv = grid.cells[s.cell].values[pi].to_string();
             let idx = match levels.iter().position(|l| *l == lv) {
                 Some(i) => i,
                 None => {
                     levels.push(lv);
-                    acc.push((0, [0; 4]));
+                    members.push(Vec::new());
                     levels.len() - 1
                 }
             };
-            acc[idx].0 += s.n;
-            for k in 0..4 {
-                acc[idx].1[k] += s.counts[k];
-            }
+            members[idx].push(s.cell);
         }
-        for (lv, (n, counts)) in levels.iter().zip(&acc) {
+        for (lv, cells) in levels.iter().zip(&members) {
             for (k, o) in Outcome::ALL.iter().enumerate() {
-                let ci = wilson(counts[k], *n, CONFIDENCE);
+                let mut set = [false; 4];
+                set[k] = true;
+                let r = runs.pooled_rate(cells, set);
                 out.push(Effect {
                     factor: PARAMS[pi].name.into(),
                     level: lv.clone(),
                     outcome: *o,
-                    k: counts[k],
-                    n: *n,
-                    p: counts[k] as f64 / *n as f64,
-                    lo: ci.lo,
-                    hi: ci.hi,
+                    k: r.k,
+                    n: r.n,
+                    seeds: r.seeds,
+                    cells: cells.len() as u64,
+                    deff: r.deff,
+                    p: r.rate,
+                    lo: r.lo,
+                    hi: r.hi,
                 });
             }
         }
@@ -159,6 +170,9 @@ pub(crate) fn effects_frame(e: &[Effect]) -> PolarsResult<DataFrame> {
             Column::new("outcome".into(), e.iter().map(|x| x.outcome.name()).collect::<Vec<_>>()),
             Column::new("k".into(), e.iter().map(|x| x.k).collect::<Vec<_>>()),
             Column::new("n".into(), e.iter().map(|x| x.n).collect::<Vec<_>>()),
+            Column::new("seeds".into(), e.iter().map(|x| x.seeds).collect::<Vec<_>>()),
+            Column::new("cells".into(), e.iter().map(|x| x.cells).collect::<Vec<_>>()),
+            Column::new("deff".into(), e.iter().map(|x| x.deff).collect::<Vec<_>>()),
             Column::new("p".into(), e.iter().map(|x| x.p).collect::<Vec<_>>()),
             Column::new("lo".into(), e.iter().map(|x| x.lo).collect::<Vec<_>>()),
             Column::new("hi".into(), e.iter().map(|x| x.hi).collect::<Vec<_>>()),
@@ -172,6 +186,9 @@ pub(crate) fn effects_frame(e: &[Effect]) -> PolarsResult<DataFrame> {
 #[derive(Debug, Clone)]
 pub(crate) struct Outcomes {
     pub seeds: u32,
+    /// The grid's cells share seeds (common random numbers); when false every run is
+    /// independent and pooled rates need no clustering.
+    pub paired: bool,
     /// `Outcome as u8`, or `MISSING`.
     pub code: Vec<u8>,
     pub epochs: Vec<u32>,
@@ -187,6 +204,7 @@ impl Outcomes {
         let n = grid.cells.len() * grid.seeds as usize;
         Outcomes {
             seeds: grid.seeds,
+            paired: grid.paired_seeds,
             code: vec![Self::MISSING; n],
             epochs: vec![0; n],
             mech: vec![Self::MISSING; n],
@@ -272,6 +290,35 @@ impl Outcomes {
             });
         }
         out
+    }
+
+    /// The rate of the outcomes in `set` pooled over `cells`, seeds as clusters (issue 13):
+    /// replicate r uses the same seed in every cell, so pooling C cells of S seeds gives C·S
+    /// runs but S independent units. The interval is Wilson's with the design-effect-adjusted
+    /// sample size ([`clustered_rate`]); for a single cell it is exactly plain Wilson.
+    pub(crate) fn pooled_rate(&self, cells: &[usize], set: [bool; 4]) -> ClusteredRate {
+        if !self.paired {
+            // Independent seeds in every cell (`paired_seeds = false`): every run is its own unit.
+            let per: Vec<SeedCount> = cells
+                .iter()
+                .flat_map(|&c| (0..self.seeds).filter_map(move |r| self.get(c, r)))
+                .map(|o| SeedCount {
+                    k: set[o as usize] as u64,
+                    m: 1,
+                })
+                .collect();
+            return clustered_rate(&per, CONFIDENCE);
+        }
+        let mut per = vec![SeedCount::default(); self.seeds as usize];
+        for &c in cells {
+            for (r, s) in per.iter_mut().enumerate() {
+                if let Some(o) = self.get(c, r as u32) {
+                    s.m += 1;
+                    s.k += set[o as usize] as u64;
+                }
+            }
+        }
+        clustered_rate(&per, CONFIDENCE)
     }
 
     /// Outcome of replicate `r` of cell `c`.

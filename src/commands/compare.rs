@@ -3,7 +3,7 @@
 use anyhow::Result;
 use polars::prelude::*;
 
-use crate::analysis::paired::{compare_frame, paired_in};
+use crate::analysis::paired::{compare_frame, paired_in, pairs_phrase};
 use crate::analysis::select::{load_dir, parse_where};
 use crate::cli::{CompareArgs, Format};
 use crate::store::atomic::write_parquet_atomic;
@@ -30,12 +30,13 @@ pub(crate) fn compare(a: &CompareArgs) -> Result<()> {
                 "A",
                 "B",
                 "pairs",
+                "seeds × cells",
                 "both",
                 "only A",
                 "only B",
                 "neither",
                 "A−B (95% CI)",
-                "McNemar p",
+                "p",
                 "Holm p",
             ]
             .map(String::from)
@@ -48,20 +49,24 @@ pub(crate) fn compare(a: &CompareArgs) -> Result<()> {
                         r.level_a.clone(),
                         r.level_b.clone(),
                         r.pairs.to_string(),
+                        format!("{} × {}", r.seeds, r.cells),
                         r.both.to_string(),
                         r.only_a.to_string(),
                         r.only_b.to_string(),
                         r.neither.to_string(),
                         format!("{:+.1} [{:+.1}, {:+.1}]", 100.0 * r.diff, 100.0 * r.diff_lo, 100.0 * r.diff_hi),
-                        fmt_p(r.p_exact),
+                        fmt_p(r.p_cluster),
                         fmt_p(r.p_holm),
                     ]
                 })
                 .collect();
             print!("{}", render_table(&header, &body, a.sel.format == Format::Markdown));
+            println!(
+                "p: McNemar's exact test for one cell; for pooled rows over several cells the seed-clustered McNemar test (Durkalski et al. 2003: seeds are the independent units), with a cluster-robust interval. Holm over every row."
+            );
             println!("\n{} (pooled over matching cells), outcome `{}`:", a.factor, a.sel.outcome);
             for r in rows.iter().filter(|r| r.scope == "pooled") {
-                println!("  {} vs {}: {}", r.level_a, r.level_b, r.verdict);
+                println!("  {} vs {} ({}): {}", r.level_a, r.level_b, pairs_phrase(r), r.verdict);
             }
             println!("wrote {}", path.display());
         }

@@ -56,7 +56,7 @@ pub(crate) fn print_closing(dir: &Path, grid: &Grid, done: &Finalized, quiet: bo
         m.wall_seconds,
         rate
     );
-    eprintln!("{}", closing_table(grid, &done.stats));
+    eprintln!("{}", closing_table(grid, &done.outcomes));
     eprintln!(
         "wrote {}/{{runs,cells,effects}}.parquet, manifest.json{}",
         dir.display(),

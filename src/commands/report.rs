@@ -14,11 +14,11 @@ pub(crate) fn report(a: &ReportArgs) -> Result<()> {
     let (grid, runs) = load_dir(&a.dir)?;
     let m = Manifest::load_dir(&a.dir)?;
     let stats = runs.cell_stats(&grid);
-    let eff = effects(&grid, &stats);
+    let eff = effects(&grid, &runs, &stats);
     write_report(&a.dir, &grid, &runs, &stats, &eff, &m)?;
     eprintln!("wrote {}", a.dir.join(crate::store::REPORT).display());
     if let Some(md) = &a.markdown {
-        let text = markdown(&grid, &stats, &m)?;
+        let text = markdown(&grid, &runs, &m)?;
         write_bytes_atomic(md, text.as_bytes())?;
         eprintln!("wrote {}", md.display());
     }

@@ -211,7 +211,7 @@ fn dry_run(cfg: &Config, grid: &Grid, threads: usize, shard: Option<(u32, u32)>,
     let sample: Vec<&Cell> = grid.cells.iter().step_by(step).take(24).collect();
     let t0 = Instant::now();
     let seeds: Vec<u64> = (0..crate::core::dispatch::LANES.min(grid.seeds as usize) as u32)
-        .map(|r| grid.seed(r))
+        .map(|r| grid.seed(0, r))
         .collect();
     for c in &sample {
         c.trainer.run_many(&seeds, |_, _| {});

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use anyhow::Result;
 
 use crate::analysis::select::{check_param, load_dir, outcome_set, parse_where};
-use crate::analysis::summary::{Group, groups};
+use crate::analysis::summary::{Group, groups, pct};
 use crate::cli::{Format, SummaryArgs};
 use crate::error::usage;
 use crate::text::{csv_field, render_table};
@@ -20,7 +20,7 @@ pub(crate) fn summary(a: &SummaryArgs) -> Result<()> {
     } else {
         a.by.iter().map(|s| check_param(s.trim(), "--by")).collect::<Result<_>>()?
     };
-    let gs = groups(&grid, &stats, &by, &filt, set);
+    let gs = groups(&grid, &runs, &stats, &by, &filt, set);
     if gs.is_empty() {
         return usage(format!("no runs match --where {}", a.sel.filter.join(",")));
     }
@@ -39,13 +39,16 @@ fn render_groups(by: &[String], outcome: &str, groups: &[Group], fmt: Format) ->
         }
         Format::Csv => {
             let mut h: Vec<String> = by.to_vec();
-            h.extend(["k", "n", &rate_h, "lo", "hi"].map(String::from));
+            h.extend(["k", "n", "seeds", "cells", "deff", &rate_h, "lo", "hi"].map(String::from));
             writeln!(s, "{}", h.join(","))?;
             for g in groups {
                 let mut r: Vec<String> = g.key.0.iter().map(|(_, v)| csv_field(v)).collect();
                 r.extend([
                     g.k.to_string(),
                     g.n.to_string(),
+                    g.seeds.to_string(),
+                    g.cells.to_string(),
+                    format!("{:.4}", g.deff),
                     format!("{:.6}", g.rate),
                     format!("{:.6}", g.lo),
                     format!("{:.6}", g.hi),
@@ -55,18 +58,25 @@ fn render_groups(by: &[String], outcome: &str, groups: &[Group], fmt: Format) ->
         }
         Format::Table | Format::Markdown => {
             let mut header: Vec<String> = by.to_vec();
-            header.extend([outcome.to_string(), "95% CI".into(), "k/n".into()]);
+            header.extend([format!("{outcome} (95% CI)"), "k/n".into(), "seeds".into()]);
             let rows: Vec<Vec<String>> = groups
                 .iter()
                 .map(|g| {
                     let mut r: Vec<String> = g.key.0.iter().map(|(_, v)| v.clone()).collect();
-                    r.push(format!("{:.1}%", 100.0 * g.rate));
-                    r.push(format!("[{:.1}, {:.1}]", 100.0 * g.lo, 100.0 * g.hi));
+                    r.push(pct(g.rate, g.lo, g.hi));
                     r.push(format!("{}/{}", g.k, g.n));
+                    r.push(if g.cells > 1 {
+                        format!("{} × {} cells", g.seeds, g.cells)
+                    } else {
+                        g.seeds.to_string()
+                    });
                     r
                 })
                 .collect();
             s = render_table(&header, &rows, fmt == Format::Markdown);
+            if groups.iter().any(|g| g.cells > 1) {
+                s.push_str("groups pooling several cells: intervals count seeds, not cells × seeds (seed-clustered Wilson)\n");
+            }
         }
     }
     Ok(s)

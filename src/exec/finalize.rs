@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Result, bail};
 
-use crate::analysis::tables::{CellStats, Outcomes, cells_frame, effects, effects_frame};
+use crate::analysis::tables::{Outcomes, cells_frame, effects, effects_frame};
 use crate::core::Outcome;
 use crate::grid::Grid;
 use crate::store::atomic::{concat_parquet, write_bytes_atomic, write_parquet_atomic};
@@ -14,7 +14,8 @@ use crate::store::{self};
 
 /// What [`finalize`] produced, for the closing summary.
 pub(crate) struct Finalized {
-    pub stats: Vec<CellStats>,
+    /// Every run's outcome (for seed-clustered pooled rates in the closing table).
+    pub outcomes: Outcomes,
     pub manifest: Manifest,
     /// `None` if report.html was written, else why not (the tables are complete either way).
     pub report_error: Option<anyhow::Error>,
@@ -34,7 +35,7 @@ pub(crate) fn finalize(dir: &Path, grid: &Grid, chunks: &[PathBuf], mut manifest
     let stats = outcomes.cell_stats(grid);
     let mut cells = cells_frame(grid, &stats)?;
     write_parquet_atomic(&dir.join(store::CELLS), &mut cells)?;
-    let effects = effects(grid, &stats);
+    let effects = effects(grid, &outcomes, &stats);
     let mut ef = effects_frame(&effects)?;
     write_parquet_atomic(&dir.join(store::EFFECTS), &mut ef)?;
     let mut totals = [0u64; 4];
@@ -49,7 +50,7 @@ pub(crate) fn finalize(dir: &Path, grid: &Grid, chunks: &[PathBuf], mut manifest
     write_bytes_atomic(&dir.join(store::MANIFEST), serde_json::to_string_pretty(&manifest)?.as_bytes())?;
     let report_error = crate::report::data::write_report(dir, grid, &outcomes, &stats, &effects, &manifest).err();
     Ok(Finalized {
-        stats,
+        outcomes,
         manifest,
         report_error,
     })

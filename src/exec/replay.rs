@@ -45,7 +45,7 @@ pub(crate) fn replay_run(dir: &Path, run_id: &str) -> Result<Replayed> {
     if rep >= grid.seeds {
         return usage(format!("--run {run_id}: replicate {rep} is outside 0..{}", grid.seeds));
     }
-    let seed = grid.seed(rep);
+    let seed = grid.seed(cell.index, rep);
     let (result, trajectory) = cell.trainer.run_trajectory(seed);
     let stored = find_run(&dir.join(crate::store::RUNS), run_id)?;
     Ok(Replayed {

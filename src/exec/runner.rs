@@ -29,7 +29,7 @@ pub(crate) fn run_unit(grid: &Grid, u: Unit, reuse: Option<&Reuse>) -> (Vec<RunR
                 out[(r - u.r0) as usize] = Some(RunRow {
                     cell: u.cell,
                     replicate: r,
-                    seed: grid.seed(r),
+                    seed: grid.seed(u.cell, r),
                     result,
                     wall_us,
                 })
@@ -38,7 +38,7 @@ pub(crate) fn run_unit(grid: &Grid, u: Unit, reuse: Option<&Reuse>) -> (Vec<RunR
         }
     }
     if !todo.is_empty() {
-        let seeds: Vec<u64> = todo.iter().map(|&r| grid.seed(r)).collect();
+        let seeds: Vec<u64> = todo.iter().map(|&r| grid.seed(u.cell, r)).collect();
         let t0 = Instant::now();
         let mut trained: Vec<RunRow> = Vec::with_capacity(todo.len());
         cell.trainer.run_many(&seeds, |i, result| {

@@ -60,7 +60,7 @@ pub(crate) fn build_input(grid: &Grid, runs: &Outcomes, stats: &[CellStats], eff
     let epochs_converged = epochs_by_layout(grid, runs);
     let curves = replay_curves(grid, runs);
     let mut pairs = Vec::new();
-    if grid.varied.contains(&param_index("init_order").expect("known")) {
+    if grid.paired_seeds && grid.varied.contains(&param_index("init_order").expect("known")) {
         for r in crate::analysis::paired::paired_in(grid, runs, "init_order", &Vec::new(), "converged")? {
             pairs.push(PairRow {
                 factor: if r.scope == "pooled" {
@@ -78,7 +78,7 @@ pub(crate) fn build_input(grid: &Grid, runs: &Outcomes, stats: &[CellStats], eff
                 diff: r.diff,
                 diff_lo: r.diff_lo,
                 diff_hi: r.diff_hi,
-                p_exact: r.p_exact,
+                p_exact: r.p_cluster,
                 p_holm: r.p_holm,
                 verdict: r.verdict,
             });
@@ -95,15 +95,23 @@ pub(crate) fn build_input(grid: &Grid, runs: &Outcomes, stats: &[CellStats], eff
         ("config hash".into(), m.config_hash.clone()),
         ("finished".into(), m.finished.clone().unwrap_or_default()),
     ];
-    for (o, c) in &m.counts {
-        let ci = wilson(*c, total, CONFIDENCE);
+    // Headline rates pooled over every cell count seeds, not cells × seeds (issue 13).
+    let all: Vec<usize> = stats.iter().map(|s| s.cell).collect();
+    for (k, o) in Outcome::ALL.iter().enumerate() {
+        let mut set = [false; 4];
+        set[k] = true;
+        let r = runs.pooled_rate(&all, set);
         meta.push((
-            o.clone(),
+            o.name().to_string(),
             format!(
-                "{c} ({:.1}% [{:.1}, {:.1}])",
-                100.0 * *c as f64 / total.max(1) as f64,
-                100.0 * ci.lo,
-                100.0 * ci.hi
+                "{} ({}{})",
+                r.k,
+                crate::analysis::summary::pct(r.rate, r.lo, r.hi),
+                if all.len() > 1 {
+                    format!(", {} seeds × {} cells, seed-clustered interval", r.seeds, all.len())
+                } else {
+                    String::new()
+                }
             ),
         ));
     }
@@ -177,7 +185,7 @@ fn replay_curves(grid: &Grid, runs: &Outcomes) -> Vec<(String, Vec<Curve>)> {
                 .into_iter()
                 .map(|(ci, r)| {
                     let cell = &grid.cells[ci];
-                    let (res, tr) = cell.trainer.run_trajectory(grid.seed(r));
+                    let (res, tr) = cell.trainer.run_trajectory(grid.seed(cell.index, r));
                     Curve {
                         run_id: cell.run_id(r),
                         outcome: res.outcome.name().into(),

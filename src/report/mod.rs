@@ -660,15 +660,17 @@ fn section_pairs(h: &mut String, input: &ReportInput) {
         "<p>Levels compared on the same seeds (same data, same random stream, only the order in \
          which weights are drawn differs). <em>both</em> / <em>only A</em> / <em>only B</em> / \
          <em>neither</em> count the seed pairs by which of the two converged; the difference is \
-         rate(A) − rate(B) with a 95% interval; the McNemar exact p uses the discordant pairs \
-         only, and the Holm p corrects for the number of comparisons.</p>\n",
+         rate(A) − rate(B) with a 95% interval; p is McNemar's exact test for one cell and, for \
+         pooled rows over several cells, the seed-clustered McNemar test (Durkalski et al. 2003: \
+         a seed shared by several cells is one independent unit, not several) with a \
+         cluster-robust interval; the Holm p corrects for the number of comparisons.</p>\n",
     );
     figure(h, charts::forest(&input.pairs), "");
     h.push_str(
         "<div class=\"scroll\"><table class=\"data\"><thead><tr><th>factor</th><th>A</th><th>B</th>\
          <th class=\"num\">pairs</th><th class=\"num\">both</th><th class=\"num\">only A</th>\
          <th class=\"num\">only B</th><th class=\"num\">neither</th><th class=\"num\">diff</th>\
-         <th>95% interval</th><th class=\"num\">McNemar exact p</th><th class=\"num\">Holm p</th>\
+         <th>95% interval</th><th class=\"num\">p</th><th class=\"num\">Holm p</th>\
          <th>verdict</th></tr></thead><tbody>\n",
     );
     for p in &input.pairs {

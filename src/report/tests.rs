@@ -43,7 +43,7 @@ fn synthetic_report_has_every_chart() {
     let (a, b) = (h.find(">0.1<").unwrap(), h.find(">0.9<").unwrap());
     assert!(a < b);
     // Tables: pairs and cells.
-    assert!(h.contains("McNemar exact p"));
+    assert!(h.contains("seed-clustered McNemar"));
     assert!(h.contains("1.1e-18"));
     assert_eq!(
         count(&h, "<tr><td>"),

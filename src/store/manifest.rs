@@ -18,11 +18,23 @@ pub(crate) struct Resolved {
     pub name: String,
     pub seeds: u32,
     pub base_seed: u64,
+    /// Absent (true) in manifests of grids with common random numbers, so their hash is
+    /// unchanged by this field's introduction.
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub paired_seeds: bool,
     pub fixed: BTreeMap<String, String>,
     pub axes: Vec<(String, Vec<String>)>,
     pub excludes: Vec<BTreeMap<String, String>>,
     /// Inline data sets: name → rows `[x…, label]` and classes.
     pub datasets: BTreeMap<String, (Vec<Vec<f64>>, usize)>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn is_true(b: &bool) -> bool {
+    *b
 }
 
 impl Resolved {
@@ -31,6 +43,7 @@ impl Resolved {
             name: cfg.name.clone(),
             seeds: cfg.seeds,
             base_seed: cfg.base_seed,
+            paired_seeds: cfg.paired_seeds,
             fixed: cfg
                 .fixed
                 .iter()
@@ -78,6 +91,9 @@ impl Resolved {
         if self.base_seed != old.base_seed {
             d.push(format!("base_seed: {} → {}", old.base_seed, self.base_seed));
         }
+        if self.paired_seeds != old.paired_seeds {
+            d.push(format!("paired_seeds: {} → {}", old.paired_seeds, self.paired_seeds));
+        }
         for p in PARAMS {
             let (a, b) = (old.fixed.get(p.name), self.fixed.get(p.name));
             let (aa, ba) = (old.axes.iter().find(|x| x.0 == p.name), self.axes.iter().find(|x| x.0 == p.name));
@@ -102,7 +118,12 @@ impl Resolved {
     /// True when `self` only grows `old`: more seeds and/or extra levels on existing axes,
     /// everything else equal. Finished runs of `old` can then be reused by (cell_id, replicate).
     pub(crate) fn grows(&self, old: &Resolved) -> bool {
-        if self.name != old.name || self.base_seed != old.base_seed || self.seeds < old.seeds || self.fixed != old.fixed {
+        if self.name != old.name
+            || self.base_seed != old.base_seed
+            || self.paired_seeds != old.paired_seeds
+            || self.seeds < old.seeds
+            || self.fixed != old.fixed
+        {
             return false;
         }
         if self.excludes != old.excludes || self.datasets != old.datasets || self.axes.len() != old.axes.len() {

@@ -241,16 +241,6 @@ impl<'a> RunsView<'a> {
         Ok(out)
     }
 
-    /// A parameter column as canonical text, one entry per row.
-    pub(crate) fn param_text(&self, name: &str) -> Result<Vec<String>> {
-        let c = self.col(name)?.as_materialized_series().cast(&DataType::String)?;
-        let s = c.str()?;
-        s.iter()
-            .enumerate()
-            .map(|(i, v)| v.map(str::to_string).ok_or_else(|| self.null(name, i)))
-            .collect()
-    }
-
     /// `mechanism` of every row (`None` exactly for converged runs).
     pub(crate) fn mechanisms(&self) -> Result<Vec<Option<Mechanism>>> {
         let keys = self.keys()?;
@@ -263,15 +253,6 @@ impl<'a> RunsView<'a> {
                 (Outcome::Converged, Some(_)) | (_, None) => Err(self.null("mechanism", i)),
                 (_, Some(m)) => m.parse::<Mechanism>().map(Some).map_err(|_| self.null("mechanism", i)),
             })
-            .collect()
-    }
-
-    /// `born_dead` of every row.
-    pub(crate) fn born_dead(&self) -> Result<Vec<bool>> {
-        let c = self.typed("born_dead", |c| c.bool())?;
-        c.iter()
-            .enumerate()
-            .map(|(i, v)| v.ok_or_else(|| self.null("born_dead", i)))
             .collect()
     }
 }
