@@ -77,7 +77,7 @@ impl<'a> ChunkChecker<'a> {
         let row = RunRow {
             cell: 0,
             replicate: 0,
-            seed: grid.seed(0),
+            seed: grid.seed(0, 0),
             result: PROBE,
             wall_us: 0,
         };
@@ -150,9 +150,9 @@ impl<'a> ChunkChecker<'a> {
             if run_ids.get(i) != Some(cell.run_id(r).as_str()) {
                 return Err(format!("row {i}: run_id {:?} does not name run {}", run_ids.get(i), cell.run_id(r)));
             }
-            if seeds.get(i) != Some(self.grid.seed(r)) {
+            if seeds.get(i) != Some(self.grid.seed(c, r)) {
                 return Err(format!(
-                    "row {i}: seed {:?} is not the seed of replicate {r} (another base_seed?)",
+                    "row {i}: seed {:?} is not the seed of replicate {r} (another base_seed or seed pairing?)",
                     seeds.get(i)
                 ));
             }

@@ -275,7 +275,7 @@ fn check_tables(dir: &Path, grid: &Grid, keys: &DataFrame) -> Check {
     }
     let stats = outcomes.cell_stats(grid);
     let recomputed = cells_frame(grid, &stats)
-        .and_then(|c| effects_frame(&effects(grid, &stats)).map(|e| (c, e)))
+        .and_then(|c| effects_frame(&effects(grid, &outcomes, &stats)).map(|e| (c, e)))
         .map_err(anyhow::Error::from);
     let (cells, effects) = match recomputed {
         Ok(x) => x,
@@ -354,7 +354,7 @@ fn check_replay(grid: &Grid, runs_path: &Path, sample: usize, config_hash: &str)
             if rows.is_empty() {
                 return Some(format!("{id}: not in {}", store::RUNS));
             }
-            let again = cell.trainer.run(grid.seed(r));
+            let again = cell.trainer.run(grid.seed(c, r));
             rows.iter().find(|s| ***s != again).map(|s| {
                 format!(
                     "{id}: retrained {} after {} epochs, final loss {:e}; stored {} after {} epochs, final loss {:e} (`initgrid replay DIR --run {id}` shows it)",

@@ -268,6 +268,12 @@ pub(crate) fn read_keys_frame(path: &Path) -> Result<DataFrame> {
         .with_context(|| format!("cannot read {}", path.display()))
 }
 
+/// Every run of a runs table file.
+pub(crate) fn read_runs(path: &Path) -> Result<Vec<StoredRun>> {
+    let df = super::atomic::read_parquet(path)?;
+    RunsView::new(&df, path).runs()
+}
+
 /// The stored rows of the runs `run_ids` of a runs table file, in file order (a run stored
 /// twice appears twice; one absent does not appear). One filtered scan per 64 ids.
 pub(crate) fn find_runs(path: &Path, run_ids: &[String]) -> Result<Vec<StoredRun>> {
