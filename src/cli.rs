@@ -41,6 +41,9 @@ pub struct RunArgs {
     /// Discard earlier results in the output directory and start over.
     #[arg(long)]
     pub fresh: bool,
+    /// Also print the wall time of each phase (training, tables, report).
+    #[arg(short, long)]
+    pub verbose: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -28,6 +28,7 @@ pub(crate) fn run(args: &RunArgs) -> Result<()> {
     let Some(cfg_path) = &args.config else {
         return usage("no config given: run `initgrid --config configs/grid.toml` (or a subcommand; see --help)");
     };
+    let t_start = Instant::now();
     let cfg = Config::load(cfg_path).map_err(Error::from)?;
     let grid = Grid::build(&cfg)?;
     let threads = resolve_threads(args.threads)?;
@@ -142,6 +143,7 @@ pub(crate) fn run(args: &RunArgs) -> Result<()> {
     }
     manifest.runs_trained = stats.runs_trained;
     manifest.wall_seconds = t0.elapsed().as_secs_f64();
+    let train_secs = manifest.wall_seconds;
     if let Some((k, n)) = shard {
         manifest.finished = Some(now_utc());
         write_bytes_atomic(&state, serde_json::to_string_pretty(&manifest)?.as_bytes())?;
@@ -166,6 +168,14 @@ pub(crate) fn run(args: &RunArgs) -> Result<()> {
         std::fs::remove_dir_all(dir.join(store::REUSE))?; // everything it held is in the new chunks
     }
     print_closing(&dir, &grid, &done, args.quiet);
+    if args.verbose {
+        eprintln!("phases (wall time):");
+        eprintln!("  {:<38} {:>8.2}s", "training (prepare, train, chunks)", train_secs);
+        for (name, secs) in &done.phases {
+            eprintln!("  {name:<38} {secs:>8.2}s");
+        }
+        eprintln!("  {:<38} {:>8.2}s", "total since start", t_start.elapsed().as_secs_f64());
+    }
     Ok(())
 }
 

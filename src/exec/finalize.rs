@@ -14,6 +14,8 @@ use crate::store::{self};
 
 /// What [`finalize`] produced, for the closing summary.
 pub(crate) struct Finalized {
+    /// Wall seconds of each phase, in order (for `--verbose`).
+    pub phases: Vec<(&'static str, f64)>,
     /// Every run's outcome (for seed-clustered pooled rates in the closing table).
     pub outcomes: Outcomes,
     pub manifest: Manifest,
@@ -23,6 +25,12 @@ pub(crate) struct Finalized {
 
 /// Writes the final tables of `grid` from `chunks` (complete, in canonical order) into `dir`.
 pub(crate) fn finalize(dir: &Path, grid: &Grid, chunks: &[PathBuf], mut manifest: Manifest) -> Result<Finalized> {
+    let mut phases = Vec::new();
+    let mut t = std::time::Instant::now();
+    let mut lap = |name: &'static str, phases: &mut Vec<(&'static str, f64)>| {
+        phases.push((name, t.elapsed().as_secs_f64()));
+        t = std::time::Instant::now();
+    };
     let runs_path = dir.join(store::RUNS);
     let mut outcomes = Outcomes::empty(grid);
     let n = concat_parquet(chunks, &runs_path, |df, origin| outcomes.absorb(grid, df, origin))?;
@@ -32,12 +40,14 @@ pub(crate) fn finalize(dir: &Path, grid: &Grid, chunks: &[PathBuf], mut manifest
             grid.n_runs()
         );
     }
+    lap("runs.parquet (chunks concatenated)", &mut phases);
     let stats = outcomes.cell_stats(grid);
     let mut cells = cells_frame(grid, &stats)?;
     write_parquet_atomic(&dir.join(store::CELLS), &mut cells)?;
     let effects = effects(grid, &outcomes, &stats);
     let mut ef = effects_frame(&effects)?;
     write_parquet_atomic(&dir.join(store::EFFECTS), &mut ef)?;
+    lap("cells.parquet, effects.parquet", &mut phases);
     let mut totals = [0u64; 4];
     for s in &stats {
         for (t, c) in totals.iter_mut().zip(s.counts) {
@@ -48,8 +58,11 @@ pub(crate) fn finalize(dir: &Path, grid: &Grid, chunks: &[PathBuf], mut manifest
     manifest.finished = Some(now_utc());
     manifest.checksums = Manifest::table_checksums(dir)?;
     write_bytes_atomic(&dir.join(store::MANIFEST), serde_json::to_string_pretty(&manifest)?.as_bytes())?;
+    lap("manifest.json", &mut phases);
     let report_error = crate::report::data::write_report(dir, grid, &outcomes, &stats, &effects, &manifest).err();
+    lap("report.html", &mut phases);
     Ok(Finalized {
+        phases,
         outcomes,
         manifest,
         report_error,
