@@ -62,6 +62,9 @@ pub enum Command {
     Findings(FindingsArgs),
     /// Benchmark the reference workload (four points, relu-sigmoid 1-4-2, 2000 epochs).
     Bench(BenchArgs),
+    /// Audit a results directory: checksums, every run present once, tables recomputed from
+    /// runs, and a sample of runs retrained bit for bit. Exit 0 only if all holds.
+    Verify(VerifyArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -143,6 +146,18 @@ pub struct MergeArgs {
     pub dirs: Vec<PathBuf>,
     #[arg(short, long)]
     pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// Results directory.
+    pub dir: PathBuf,
+    /// Runs to retrain and compare bit for bit (a fixed choice per directory; 0 = none).
+    #[arg(long, default_value_t = 20, value_name = "N")]
+    pub sample: usize,
+    /// One JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

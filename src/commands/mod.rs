@@ -9,6 +9,7 @@ pub(crate) mod replay;
 pub(crate) mod report;
 pub(crate) mod run;
 pub(crate) mod summary;
+pub(crate) mod verify;
 
 use std::path::Path;
 
@@ -17,6 +18,7 @@ use anyhow::Result;
 use crate::analysis::summary::closing_table;
 use crate::cli::{Cli, Command};
 use crate::exec::finalize::Finalized;
+use crate::exec::heal::Damaged;
 use crate::grid::Grid;
 
 /// Runs the command the command line asks for.
@@ -30,6 +32,7 @@ pub(crate) fn dispatch(cli: &Cli) -> Result<()> {
         Some(Command::Merge(a)) => merge::merge(a),
         Some(Command::Findings(a)) => findings::findings(a),
         Some(Command::Bench(a)) => bench::bench(a),
+        Some(Command::Verify(a)) => verify::verify(a),
     }
 }
 
@@ -63,4 +66,9 @@ pub(crate) fn print_closing(dir: &Path, grid: &Grid, done: &Finalized, quiet: bo
         "next: initgrid summary {0} --by layout,lr   |   initgrid compare {0} --factor <name>",
         dir.display()
     );
+}
+
+/// `damaged chunk DIR/chunks/w0000003.parquet (why): moved to DIR/damaged/w0000003.parquet`.
+pub(crate) fn damaged_line(what: &str, d: &Damaged) -> String {
+    format!("damaged {what} {} ({}): moved to {}", d.file.display(), d.why, d.moved_to.display())
 }

@@ -60,6 +60,7 @@ pub(crate) fn finalize(dir: &Path, grid: &Grid, chunks: &[PathBuf], mut manifest
     }
     manifest.counts = Outcome::ALL.iter().zip(totals).map(|(o, c)| (o.name().to_string(), c)).collect();
     manifest.finished = Some(now_utc());
+    manifest.checksums = Manifest::table_checksums(dir)?;
     write_bytes_atomic(&dir.join(store::MANIFEST), serde_json::to_string_pretty(&manifest)?.as_bytes())?;
     lap("manifest.json", &mut phases);
     let report_error = crate::report::data::write_report(dir, grid, &outcomes, &stats, &effects, &manifest).err();
