@@ -41,7 +41,7 @@ pub(crate) const REUSE: &str = "reuse";
 pub(crate) const DAMAGED: &str = "damaged";
 
 /// The tables whose SHA-256 the manifest records at write time (checked by `verify`).
-pub(crate) const CHECKSUMMED: [&str; 3] = [RUNS, CELLS, EFFECTS];
+pub(crate) const CHECKSUMMED: [&str; 4] = [RUNS, CELLS, EFFECTS, CURVES];
 
 /// The final files of a finished run (removed by `--fresh` and when a grid grows).
 pub(crate) const FINAL_FILES: [&str; 6] = [RUNS, CELLS, EFFECTS, CURVES, MANIFEST, REPORT];
