@@ -5,7 +5,7 @@
 #
 # A synthetic report to try it on (no training needed):
 #   INITGRID_REPORT_SAMPLE=/tmp/sample.html cargo test --lib report::tests::write_sample_report
-#   EXPECT_SVG=15 scripts/check_report.sh /tmp/sample.html /tmp/sample.png
+#   EXPECT_SVG=19 scripts/check_report.sh /tmp/sample.html /tmp/sample.png
 #
 # Fails (non-zero exit) when
 #   - Chromium is missing (install: apt-get update && apt-get install -y chromium),

@@ -69,6 +69,9 @@ pub enum Command {
     Ask(AskArgs),
     /// Benchmark the reference workload (four points, relu-sigmoid 1-4-2, 2000 epochs).
     Bench(BenchArgs),
+    /// Audit a results directory: checksums, every run present once, tables recomputed from
+    /// runs, and a sample of runs retrained bit for bit. Exit 0 only if all holds.
+    Verify(VerifyArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -91,6 +94,10 @@ pub struct Selection {
     pub outcome: String,
     #[arg(long, value_enum, default_value = "table")]
     pub format: Format,
+    /// Rates and tests exactly as if max_epochs had been N: runs not decided by epoch N count
+    /// as stalled. N must not exceed a selected cell's max_epochs.
+    #[arg(long, value_name = "N")]
+    pub at_epoch: Option<u32>,
 }
 
 #[derive(Debug, Args)]
@@ -178,6 +185,18 @@ pub struct AskArgs {
     /// No progress output.
     #[arg(short, long)]
     pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// Results directory.
+    pub dir: PathBuf,
+    /// Runs to retrain and compare bit for bit (a fixed choice per directory; 0 = none).
+    #[arg(long, default_value_t = 20, value_name = "N")]
+    pub sample: usize,
+    /// One JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

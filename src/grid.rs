@@ -36,6 +36,10 @@ impl Cell {
     pub(crate) fn value(&self, name: &str) -> &Value {
         &self.values[param_index(name).expect("known parameter")]
     }
+    /// The cell's epoch budget (max_epochs).
+    pub(crate) fn budget(&self) -> u32 {
+        self.trainer.spec().max_epochs
+    }
     /// `run_id` of replicate `r`.
     pub(crate) fn run_id(&self, r: u32) -> String {
         run_id(&self.id, r)

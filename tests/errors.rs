@@ -258,6 +258,7 @@ fn every_command_on_a_directory_without_results_exits_2() {
         vec!["compare", "--factor", "lr"],
         vec!["report"],
         vec!["replay", "--run", "0123456789abcdef-0"],
+        vec!["verify"],
     ] {
         let o = bin().arg(args[0]).arg(empty).args(&args[1..]).output().unwrap();
         let err = String::from_utf8_lossy(&o.stderr);

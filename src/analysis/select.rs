@@ -87,6 +87,48 @@ pub(crate) fn check_param(k: &str, flag: &str) -> Result<usize> {
     }
 }
 
+/// `--at-epoch N`: the outcomes as if max_epochs had been N ([`Outcomes::at_epoch`]). N above
+/// the max_epochs of a cell matching `filter` is a usage error naming the largest valid value.
+pub(crate) fn at_epoch(grid: &Grid, runs: Outcomes, filter: &Filter, n: Option<u32>) -> Result<Outcomes> {
+    let Some(n) = n else { return Ok(runs) };
+    let selected = || grid.cells.iter().filter(|c| matches(grid, c.index, filter));
+    let budgets: Vec<u32> = selected().map(|c| c.budget()).collect();
+    if let Some(max) = budgets.iter().copied().min().filter(|&m| n > m) {
+        let which = if budgets.iter().all(|&b| b == max) {
+            String::new()
+        } else {
+            let c = selected().find(|c| c.budget() == max).expect("a cell has the minimum");
+            format!(", e.g. the cell {}", c.describe(&grid.varied))
+        };
+        return usage(format!(
+            "--at-epoch {n}: the selected runs were trained for at most {max} epochs (max_epochs = {max}{which}): the largest valid value is {max}"
+        ));
+    }
+    Ok(runs.at_epoch(n))
+}
+
+/// The lines printed under a table computed with `--at-epoch N`: what it means, and the caveat
+/// for cells matching `filter` in which death is not permanent and N cuts short: there `dead`
+/// is judged at max_epochs only, so a run with a dead layer at N that was still undecided
+/// counts as stalled at N ([`Outcomes::at_epoch`]).
+pub(crate) fn at_epoch_notes(grid: &Grid, filter: &Filter, n: Option<u32>) -> Vec<String> {
+    let Some(n) = n else { return Vec::new() };
+    let mut out = vec![format!(
+        "at epoch {n}: as if max_epochs had been {n} (runs not decided by epoch {n} count as stalled)"
+    )];
+    let k = grid
+        .cells
+        .iter()
+        .filter(|c| matches(grid, c.index, filter) && n < c.budget() && !c.trainer.death_is_permanent())
+        .count();
+    if k > 0 {
+        out.push(format!(
+            "note: in {k} selected cell(s) death is not permanent (momentum or batch statistics): `dead` is judged at max_epochs only, so there a run undecided by epoch {n} counts as stalled even if a layer was dead at {n}"
+        ));
+    }
+    out
+}
+
 /// Which outcomes count for `--outcome` (`failed` = everything but converged).
 pub(crate) fn outcome_set(o: &str) -> Result<[bool; 4]> {
     match o {

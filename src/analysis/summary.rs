@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use serde::Serialize;
 
+use super::curves::{Budget, binding_legend};
 use super::select::{Filter, matches};
 use super::tables::{CellStats, Outcomes};
 use crate::grid::Grid;
@@ -92,6 +93,11 @@ pub(crate) fn pct(rate: f64, lo: f64, hi: f64) -> String {
     }
 }
 
+/// `rate` ("12.5% [..]") with the budget mark right after its percent sign.
+pub(crate) fn marked(rate: String, mark: &str) -> String {
+    rate.replacen('%', &format!("%{mark}"), 1)
+}
+
 /// Convergence rate by layout × learning rate, pooled over the other factors with seeds as
 /// clusters; "n=… over S seeds" when cells are pooled.
 pub(crate) fn closing_table(grid: &Grid, runs: &Outcomes) -> String {
@@ -113,7 +119,15 @@ pub(crate) fn closing_table(grid: &Grid, runs: &Outcomes) -> String {
         }
         members.entry((l, r)).or_default().push(c.index);
     }
-    let mut header = vec!["converged: layout \\ lr".to_string()];
+    let stats = runs.cell_stats(grid);
+    let stat_of: HashMap<usize, &CellStats> = stats.iter().map(|s| (s.cell, s)).collect();
+    let budgets: HashMap<&(String, String), Budget> = members
+        .iter()
+        .filter_map(|(k, v)| Budget::of(v.iter().filter_map(|c| stat_of.get(c).copied())).map(|b| (k, b)))
+        .collect();
+    let all = Budget::of(&stats);
+    let by = all.map_or(String::new(), |b| format!(" by epoch {}", b.label()));
+    let mut header = vec![format!("converged{by}: layout \\ lr")];
     header.extend(cols_k.iter().cloned());
     let converged = [true, false, false, false];
     let mut pooled = false;
@@ -122,14 +136,16 @@ pub(crate) fn closing_table(grid: &Grid, runs: &Outcomes) -> String {
         .map(|l| {
             let mut r = vec![l.clone()];
             for c in &cols_k {
-                r.push(match members.get(&(l.clone(), c.clone())) {
+                let key = (l.clone(), c.clone());
+                r.push(match members.get(&key) {
                     Some(cells) => {
                         let x = runs.pooled_rate(cells, converged);
+                        let mark = budgets.get(&key).map_or("", |b| b.mark());
                         if cells.len() > 1 {
                             pooled = true;
-                            format!("{} n={} ({} seeds)", pct(x.rate, x.lo, x.hi), x.n, x.seeds)
+                            format!("{} n={} ({} seeds)", marked(pct(x.rate, x.lo, x.hi), mark), x.n, x.seeds)
                         } else {
-                            format!("{} n={}", pct(x.rate, x.lo, x.hi), x.n)
+                            format!("{} n={}", marked(pct(x.rate, x.lo, x.hi), mark), x.n)
                         }
                     }
                     None => "-".into(),
@@ -141,6 +157,10 @@ pub(crate) fn closing_table(grid: &Grid, runs: &Outcomes) -> String {
     let mut t = render_table(&header, &rows, false);
     if pooled {
         t.push_str("pooled over the other factors; intervals count seeds, not cells × seeds (seed-clustered Wilson)\n");
+    }
+    if let Some(l) = binding_legend(budgets.values()) {
+        t.push_str(&l);
+        t.push('\n');
     }
     t
 }

@@ -38,6 +38,9 @@ pub(crate) struct CellStats {
     /// At least 10 % of the converged runs converged in the last 10 % of the budget: the rate
     /// is still rising at the cut-off.
     pub budget_binding: bool,
+    /// Converged runs that converged in the last 10 % of the budget (for pooling the
+    /// budget-binding rule over several cells).
+    pub converged_late: u64,
 }
 
 /// `cells.parquet`: parameters, cell_id, n, counts, rates with Wilson 95 % intervals, epochs.
@@ -192,8 +195,10 @@ pub(crate) struct Outcomes {
     /// `Outcome as u8`, or `MISSING`.
     pub code: Vec<u8>,
     pub epochs: Vec<u32>,
-    /// `Mechanism as u8`, or `MISSING` (converged or absent).
+    /// `Mechanism as u8`, or `MISSING` (converged, absent, or unknown after [`Outcomes::at_epoch`]).
     pub mech: Vec<u8>,
+    /// `Some(N)` after [`Outcomes::at_epoch`]: every cell's budget is min(max_epochs, N).
+    pub horizon: Option<u32>,
 }
 
 impl Outcomes {
@@ -208,7 +213,38 @@ impl Outcomes {
             code: vec![Self::MISSING; n],
             epochs: vec![0; n],
             mech: vec![Self::MISSING; n],
+            horizon: None,
         }
+    }
+
+    /// The outcomes as if every cell's max_epochs had been min(max_epochs, `n`).
+    ///
+    /// Exact, not estimated: runs are deterministic prefixes of longer runs, so a run decided
+    /// at epoch e ≤ n is decided the same way under budget n; a run decided after n was not yet
+    /// decided at n and counts as stalled (epochs = n). Its mechanism becomes unknown
+    /// (`MISSING`): telling still_improving from plateau needs the loss at 90 % of the new budget,
+    /// which is not stored. One caveat, for cells where death is not permanent (momentum or
+    /// mini-batch batch-norm statistics, see [`crate::core::Trainer::death_is_permanent`]):
+    /// there a run is `dead` only if its layer is dead at the last epoch, which is known for
+    /// max_epochs only, so such a run undecided by n counts as stalled even if its layer
+    /// happened to be dead at epoch n.
+    pub(crate) fn at_epoch(mut self, n: u32) -> Outcomes {
+        let stalled = Outcome::Stalled as u8;
+        for i in 0..self.code.len() {
+            if self.code[i] != Self::MISSING && self.epochs[i] > n {
+                self.code[i] = stalled;
+                self.epochs[i] = n;
+                self.mech[i] = Self::MISSING;
+            }
+        }
+        self.horizon = Some(self.horizon.map_or(n, |h| h.min(n)));
+        self
+    }
+
+    /// The epoch budget of cell `c`: its max_epochs, or less after [`Outcomes::at_epoch`].
+    pub(crate) fn budget(&self, grid: &Grid, c: usize) -> u32 {
+        let b = grid.cells[c].budget();
+        self.horizon.map_or(b, |h| b.min(h))
     }
 
     /// Reads runs.parquet (four columns only).
@@ -246,7 +282,6 @@ impl Outcomes {
     /// numpy) of the epochs of converged runs, in canonical cell order; cells without runs
     /// are left out.
     pub(crate) fn cell_stats(&self, grid: &Grid) -> Vec<CellStats> {
-        let budget_i = crate::params::param_index("max_epochs").expect("known");
         let mut out = Vec::with_capacity(grid.cells.len());
         let mut conv: Vec<f64> = Vec::with_capacity(grid.seeds as usize);
         for c in &grid.cells {
@@ -271,11 +306,9 @@ impl Outcomes {
             }
             conv.sort_by(f64::total_cmp);
             let q = |p: f64| (!conv.is_empty()).then(|| super::stats::quantile(&conv, p));
-            let budget = match c.values[budget_i] {
-                crate::params::Value::U32(b) => b,
-                _ => 0,
-            };
+            let budget = self.budget(grid, c.index);
             let timing = convergence_timing(&conv, n, budget);
+            let converged_late = conv.iter().filter(|&&e| is_late(e, budget)).count() as u64;
             out.push(CellStats {
                 cell: c.index,
                 n,
@@ -287,6 +320,7 @@ impl Outcomes {
                 epochs_to_half: timing.0,
                 rmst_epochs: timing.1,
                 budget_binding: timing.2,
+                converged_late,
             });
         }
         out
@@ -345,9 +379,19 @@ pub(crate) fn convergence_timing(conv_sorted: &[f64], n: u64, budget: u32) -> (O
     let half = n.div_ceil(2);
     let to_half = (k >= half && half > 0).then(|| conv_sorted[half as usize - 1] as u32);
     let rmst = (conv_sorted.iter().sum::<f64>() + (n - k) as f64 * budget as f64) / n as f64;
-    let late = conv_sorted.iter().filter(|&&e| e > 0.9 * budget as f64).count() as f64;
-    let binding = k > 0 && late >= 0.1 * k as f64;
-    (to_half, rmst, binding)
+    let late = conv_sorted.iter().filter(|&&e| is_late(e, budget)).count() as u64;
+    (to_half, rmst, budget_binds(late, k))
+}
+
+/// A convergence at epoch `e` is in the last 10 % of the budget.
+pub(crate) fn is_late(e: f64, budget: u32) -> bool {
+    e > 0.9 * budget as f64
+}
+
+/// The budget-binding rule: at least 10 % of the `converged` runs converged late ([`is_late`]).
+/// Pooled over several cells it uses their summed counts, each run judged by its own budget.
+pub(crate) fn budget_binds(late: u64, converged: u64) -> bool {
+    converged > 0 && late as f64 >= 0.1 * converged as f64
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 use anyhow::Result;
 use serde_json::{Map, Value as Json, json};
 
-use super::install_interrupt_handler;
+use super::{damaged_line, install_interrupt_handler};
 use crate::analysis::paired::pairs_phrase;
 use crate::cli::AskArgs;
 use crate::core::{Mechanism, Outcome};
@@ -27,6 +27,12 @@ pub(crate) fn ask(a: &AskArgs) -> Result<()> {
     let quiet = a.quiet;
     let pts = 100.0 * a.precision;
     let mut on_round = |r: &Round| {
+        for n in &r.notices {
+            eprintln!("{n}");
+        }
+        for (what, d) in &r.damaged {
+            eprintln!("{}; its runs were trained again", damaged_line(what, d));
+        }
         if !quiet {
             eprintln!(
                 "ask: {} seeds per cell ({} runs trained now): {}",

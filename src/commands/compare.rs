@@ -3,8 +3,9 @@
 use anyhow::Result;
 use polars::prelude::*;
 
+use crate::analysis::curves::{Budget, binding_legend, pair_budget, with_budgets};
 use crate::analysis::paired::{compare_frame, paired_in, pairs_phrase};
-use crate::analysis::select::{load_dir, parse_where};
+use crate::analysis::select::{at_epoch, at_epoch_notes, check_param, load_dir, parse_where};
 use crate::cli::{CompareArgs, Format};
 use crate::store::atomic::write_parquet_atomic;
 use crate::store::compare_path;
@@ -13,12 +14,34 @@ use crate::text::{fmt_p, render_table};
 pub(crate) fn compare(a: &CompareArgs) -> Result<()> {
     let (grid, runs) = load_dir(&a.dir)?;
     let filt = parse_where(&grid, &a.sel.filter)?;
+    let runs = at_epoch(&grid, runs, &filt, a.sel.at_epoch)?;
     let rows = paired_in(&grid, &runs, &a.factor, &filt, &a.sel.outcome)?;
+    let stats = runs.cell_stats(&grid);
+    let fi = check_param(&a.factor, "--factor")?;
+    let budgets: Vec<Budget> = rows
+        .iter()
+        .map(|r| pair_budget(&grid, &stats, fi, &filt, &r.scope, &r.level_a, &r.level_b))
+        .collect();
     let mut df = compare_frame(&rows, &a.factor)?;
+    df.with_column(Column::new(
+        "budget_min".into(),
+        budgets.iter().map(|b| b.budget_min).collect::<Vec<_>>(),
+    ))?;
+    df.with_column(Column::new(
+        "budget_max".into(),
+        budgets.iter().map(|b| b.budget_max).collect::<Vec<_>>(),
+    ))?;
+    df.with_column(Column::new(
+        "budget_binding".into(),
+        budgets.iter().map(|b| b.budget_binding).collect::<Vec<_>>(),
+    ))?;
     let path = compare_path(&a.dir, &a.factor);
     write_parquet_atomic(&path, &mut df)?;
     match a.sel.format {
-        Format::Json => println!("{}", serde_json::to_string_pretty(&rows)?),
+        Format::Json => {
+            let v = with_budgets(&rows, &budgets);
+            println!("{}", serde_json::to_string_pretty(&v)?)
+        }
         Format::Csv => {
             let mut buf = Vec::new();
             CsvWriter::new(&mut buf).finish(&mut df)?;
@@ -38,12 +61,14 @@ pub(crate) fn compare(a: &CompareArgs) -> Result<()> {
                 "A−B (95% CI)",
                 "p",
                 "Holm p",
+                "budget",
             ]
             .map(String::from)
             .to_vec();
             let body: Vec<Vec<String>> = rows
                 .iter()
-                .map(|r| {
+                .zip(&budgets)
+                .map(|(r, b)| {
                     vec![
                         r.scope.clone(),
                         r.level_a.clone(),
@@ -54,9 +79,16 @@ pub(crate) fn compare(a: &CompareArgs) -> Result<()> {
                         r.only_a.to_string(),
                         r.only_b.to_string(),
                         r.neither.to_string(),
-                        format!("{:+.1} [{:+.1}, {:+.1}]", 100.0 * r.diff, 100.0 * r.diff_lo, 100.0 * r.diff_hi),
+                        format!(
+                            "{:+.1} [{:+.1}, {:+.1}]{}",
+                            100.0 * r.diff,
+                            100.0 * r.diff_lo,
+                            100.0 * r.diff_hi,
+                            b.mark()
+                        ),
                         fmt_p(r.p_cluster),
                         fmt_p(r.p_holm),
+                        b.label(),
                     ]
                 })
                 .collect();
@@ -64,6 +96,12 @@ pub(crate) fn compare(a: &CompareArgs) -> Result<()> {
             println!(
                 "p: McNemar's exact test for one cell; for pooled rows over several cells the seed-clustered McNemar test (Durkalski et al. 2003: seeds are the independent units), with a cluster-robust interval. Holm over every row."
             );
+            for l in at_epoch_notes(&grid, &filt, a.sel.at_epoch) {
+                println!("{l}");
+            }
+            if let Some(l) = binding_legend(&budgets) {
+                println!("{l}");
+            }
             println!("\n{} (pooled over matching cells), outcome `{}`:", a.factor, a.sel.outcome);
             for r in rows.iter().filter(|r| r.scope == "pooled") {
                 println!("  {} vs {} ({}): {}", r.level_a, r.level_b, pairs_phrase(r), r.verdict);

@@ -5,14 +5,16 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 
-use super::print_closing;
+use super::{damaged_line, print_closing};
 use crate::cli::MergeArgs;
-use crate::error::usage;
+use crate::error::{Error, usage};
 use crate::exec::finalize::finalize;
+use crate::exec::heal::{ChunkChecker, load_states, set_aside};
 use crate::exec::units::{n_windows, units};
 use crate::grid::Grid;
+use crate::store::lock::{DIR_LOCK, DirLock, shard_lock_name};
 use crate::store::manifest::{GIT_COMMIT, Manifest, RUSTC, VERSION, now_utc};
-use crate::store::{chunk_path, state_files};
+use crate::store::{chunk_path, shard_of_state, state_files};
 
 pub(crate) fn merge(a: &MergeArgs) -> Result<()> {
     let mut shards: Vec<(PathBuf, Manifest)> = Vec::new();
@@ -24,9 +26,17 @@ pub(crate) fn merge(a: &MergeArgs) -> Result<()> {
                 d.display()
             ));
         }
-        for s in states {
-            shards.push((d.clone(), Manifest::load(&s)?));
+        let (ok, damaged) = load_states(d)?;
+        if let Some(x) = damaged.first() {
+            let kn = shard_of_state(&x.file).map_or("K/N".to_string(), |(k, n)| format!("{k}/{n}"));
+            return Err(Error::Mismatch(format!(
+                "{}; rerun shard {kn} (initgrid --config CONFIG --shard {kn} --out {}: it keeps its sound chunks), then merge again",
+                damaged_line("state file", x),
+                d.display()
+            ))
+            .into());
         }
+        shards.extend(ok.into_iter().map(|(_, m)| (d.clone(), m)));
     }
     let first = &shards[0].1;
     for (d, m) in &shards[1..] {
@@ -77,10 +87,24 @@ pub(crate) fn merge(a: &MergeArgs) -> Result<()> {
             missing.join(", ")
         ));
     }
+    // One writer per directory: the merged directory, and no shard rerun while its parts are
+    // read (or set aside). Held until the merge returns.
+    std::fs::create_dir_all(&a.out)?;
+    let mut locks = vec![DirLock::acquire(&a.out, DIR_LOCK)?];
+    for (k, dirs) in &seen {
+        locks.push(DirLock::acquire(&dirs[0], &shard_lock_name(*k as usize, n as usize))?);
+    }
+    for l in &locks {
+        if let Some(notice) = l.notice() {
+            eprintln!("{notice}");
+        }
+    }
     let cfg = first.config()?;
     let grid = Grid::build(&cfg)?;
     let nw = n_windows(units(&grid).len());
+    let checker = ChunkChecker::new(&grid)?;
     let mut chunks = Vec::with_capacity(nw);
+    let mut damaged = Vec::new();
     for w in 0..nw {
         let k = (w % n as usize) as u32;
         let dir = &seen[&k][0];
@@ -92,9 +116,23 @@ pub(crate) fn merge(a: &MergeArgs) -> Result<()> {
                 p.display()
             ));
         }
+        // Every part is checked before it is merged; a damaged one is set aside in its shard's
+        // directory, so rerunning that shard retrains exactly its runs.
+        if let Err(why) = checker.check(w, &p)? {
+            let d = set_aside(dir, &p, why, Some(checker.runs_in(w)))?;
+            damaged.push(format!(
+                "{} — it held {} runs of shard {k}/{n}: rerun that shard (initgrid --config {} --shard {k}/{n} --out {} retrains only the missing runs), then merge again",
+                damaged_line("shard part", &d),
+                d.runs.unwrap_or(0),
+                first.config_file,
+                dir.display()
+            ));
+        }
         chunks.push(p);
     }
-    std::fs::create_dir_all(&a.out)?;
+    if !damaged.is_empty() {
+        return Err(Error::Mismatch(format!("nothing merged: {}", damaged.join("\n"))).into());
+    }
     let trained: u64 = shards.iter().map(|(_, m)| m.runs_trained).sum();
     let wall: f64 = shards.iter().map(|(_, m)| m.wall_seconds).fold(0.0, f64::max);
     let manifest = Manifest {

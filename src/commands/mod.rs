@@ -10,6 +10,7 @@ pub(crate) mod replay;
 pub(crate) mod report;
 pub(crate) mod run;
 pub(crate) mod summary;
+pub(crate) mod verify;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -21,6 +22,7 @@ use crate::analysis::summary::closing_table;
 use crate::cli::{Cli, Command};
 use crate::error::EXIT_INTERRUPTED;
 use crate::exec::finalize::Finalized;
+use crate::exec::heal::Damaged;
 use crate::grid::Grid;
 
 /// Runs the command the command line asks for.
@@ -35,6 +37,7 @@ pub(crate) fn dispatch(cli: &Cli) -> Result<()> {
         Some(Command::Findings(a)) => findings::findings(a),
         Some(Command::Ask(a)) => ask::ask(a),
         Some(Command::Bench(a)) => bench::bench(a),
+        Some(Command::Verify(a)) => verify::verify(a),
     }
 }
 
@@ -60,7 +63,7 @@ pub(crate) fn print_closing(dir: &Path, grid: &Grid, done: &Finalized, quiet: bo
     );
     eprintln!("{}", closing_table(grid, &done.outcomes));
     eprintln!(
-        "wrote {}/{{runs,cells,effects}}.parquet, manifest.json{}",
+        "wrote {}/{{runs,cells,effects,curves}}.parquet, manifest.json{}",
         dir.display(),
         if done.report_error.is_none() { ", report.html" } else { "" }
     );
@@ -81,9 +84,14 @@ pub(crate) fn install_interrupt_handler() -> Arc<AtomicBool> {
             s.store(true, Ordering::SeqCst);
             eprintln!("\ninterrupt: finishing the runs in progress and saving them (press Ctrl-C again to quit at once)");
         } else {
-            eprintln!("\nquitting at once; finished chunks are intact — rerun the same command to resume");
+            eprintln!("\nquitting at once; finished chunks are kept — rerun the same command to resume (it checks them first)");
             std::process::exit(EXIT_INTERRUPTED as i32);
         }
     });
     stop
+}
+
+/// `damaged chunk DIR/chunks/w0000003.parquet (why): moved to DIR/damaged/w0000003.parquet`.
+pub(crate) fn damaged_line(what: &str, d: &Damaged) -> String {
+    format!("damaged {what} {} ({}): moved to {}", d.file.display(), d.why, d.moved_to.display())
 }

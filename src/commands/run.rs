@@ -5,11 +5,12 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 
-use super::{install_interrupt_handler, print_closing};
+use super::{damaged_line, install_interrupt_handler, print_closing};
 use crate::cli::RunArgs;
 use crate::config::Config;
 use crate::error::{Error, usage};
 use crate::exec::finalize::finalize;
+use crate::exec::heal::heal_chunks;
 use crate::exec::prepare::prepare_dir;
 use crate::exec::resolve_threads;
 use crate::exec::reuse::load_reuse;
@@ -44,7 +45,20 @@ pub(crate) fn run(args: &RunArgs) -> Result<()> {
         return dry_run(&cfg, &grid, threads, shard, nw);
     }
     let resolved = Resolved::of(&cfg);
-    prepare_dir(&dir, &resolved, shard, args.fresh)?;
+    // Held until this function returns: one writer per directory (or shard).
+    let prepared = prepare_dir(&dir, &resolved, shard, args.fresh)?;
+    if let Some(n) = prepared.lock.notice() {
+        eprintln!("{n}");
+    }
+    for d in &prepared.damaged {
+        eprintln!(
+            "{}; a new state file is written, and every chunk is checked against this config before it is kept",
+            damaged_line("state file", d)
+        );
+    }
+    if let Some(what) = &prepared.grew {
+        eprintln!("the grid grew ({what}): finished runs are reused by (cell_id, replicate)");
+    }
     let started = now_utc();
     let mut manifest = Manifest {
         results_format: crate::store::RESULTS_FORMAT,
@@ -67,6 +81,7 @@ pub(crate) fn run(args: &RunArgs) -> Result<()> {
         wall_seconds: 0.0,
         runs_trained: 0,
         counts: Default::default(),
+        checksums: Default::default(),
     };
     let state = store::state_path(&dir, shard);
     write_bytes_atomic(&state, serde_json::to_string_pretty(&manifest)?.as_bytes())?;
@@ -89,7 +104,15 @@ pub(crate) fn run(args: &RunArgs) -> Result<()> {
         );
     }
     let t0 = Instant::now();
-    let reuse = load_reuse(&dir)?;
+    // Every chunk already there is checked before it is kept; a damaged one is set aside and
+    // its runs are trained again like those of a missing chunk.
+    for d in heal_chunks(&grid, &dir, &todo)? {
+        eprintln!("{}; its {} runs will be retrained", damaged_line("chunk", &d), d.runs.unwrap_or(0));
+    }
+    let (reuse, damaged_reuse) = load_reuse(&dir)?;
+    for d in &damaged_reuse {
+        eprintln!("{}; its runs will be trained again", damaged_line("chunk of the earlier grid", d));
+    }
     let stats = run_windows(
         &grid,
         &dir,
@@ -139,7 +162,7 @@ pub(crate) fn run(args: &RunArgs) -> Result<()> {
     let chunks: Vec<PathBuf> = (0..nw).map(|w| chunk_path(&dir, w)).collect();
     let done = finalize(&dir, &grid, &chunks, manifest).with_context(|| {
         format!(
-            "assembling the final tables failed; every finished run is safe in {}/chunks — free space or fix the cause, then run the same command again (it trains nothing twice)",
+            "assembling the final tables failed; the finished chunks stay in {}/chunks — free space or fix the cause, then run the same command again (it checks every chunk, retrains only damaged or missing ones, and rebuilds the tables)",
             dir.display()
         )
     })?;

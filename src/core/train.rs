@@ -492,6 +492,12 @@ impl Trainer {
         self.spec.dataset.len()
     }
 
+    /// A dead layer is permanent here (plain SGD, no mini-batch batch-norm statistics), so a
+    /// dead run is decided at the epoch it died; otherwise `dead` is only judged at max_epochs.
+    pub fn death_is_permanent(&self) -> bool {
+        self.stop_when_dead
+    }
+
     /// Never stop a dead run early (for benchmarks that must train every epoch).
     pub fn disable_early_stop(&mut self) {
         self.stop_when_dead = false;

@@ -26,7 +26,8 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 
 use super::finalize::finalize;
-use super::prepare::prepare_dir;
+use super::heal::{Damaged, heal_chunks};
+use super::prepare::{Prepared, prepare_dir};
 use super::reuse::load_reuse;
 use super::runner::{ProgressMode, run_windows};
 use super::units::{n_windows, units};
@@ -112,8 +113,12 @@ pub(crate) struct CellAnswer {
 }
 
 /// What one round did.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(crate) struct Round {
+    /// A stale lock taken over: one line each.
+    pub notices: Vec<String>,
+    /// Damaged files set aside (what, file): their runs were trained again.
+    pub damaged: Vec<(&'static str, Damaged)>,
     pub seeds: u32,
     pub trained: u64,
     /// Cells whose interval is still wider than ±precision.
@@ -167,13 +172,16 @@ pub(crate) fn ask(
     loop {
         let cfg = ask_config(&q.params, n).map_err(Error::from)?;
         let grid = Grid::build(&cfg)?;
-        let (chunks, manifest, now) = train(&dir, &cfg, &grid, threads, progress, stop.clone())?;
+        // `_lock`: one writer per directory, held until this round's tables are written.
+        let (chunks, manifest, now, _lock, notices, damaged) = train(&dir, &cfg, &grid, threads, progress, stop.clone())?;
         trained += now;
         let outcomes = outcomes_of(&grid, &chunks)?;
         let cells = answer_cells(&grid, &outcomes, set, q.precision);
         let open = cells.iter().filter(|c| !c.precise).count();
         let widest = cells.iter().map(|c| half_width(c.rate, c.ci)).fold(0.0, f64::max);
         on_round(&Round {
+            notices,
+            damaged,
             seeds: n,
             trained: now,
             open,
@@ -233,18 +241,18 @@ fn stored_seeds(dir: &Path, cfg1: &Config) -> Option<u32> {
         .map(|m| m.resolved.seeds)
 }
 
-/// One round: the grid trained into `dir/chunks` (reusing the runs stored there). Returns the
-/// chunks, the manifest so far and the runs trained now.
-fn train(
-    dir: &Path,
-    cfg: &Config,
-    grid: &Grid,
-    threads: usize,
-    progress: ProgressMode,
-    stop: Arc<AtomicBool>,
-) -> Result<(Vec<PathBuf>, Manifest, u64)> {
+/// What [`train`] returns: the chunks, the manifest so far, the runs trained now, the
+/// directory's lock, notices and damaged files set aside.
+type Trained = (Vec<PathBuf>, Manifest, u64, Prepared, Vec<String>, Vec<(&'static str, Damaged)>);
+
+/// One round: the grid trained into `dir/chunks` (checking and reusing the runs stored there),
+/// as `initgrid --config` does it.
+fn train(dir: &Path, cfg: &Config, grid: &Grid, threads: usize, progress: ProgressMode, stop: Arc<AtomicBool>) -> Result<Trained> {
     let resolved = Resolved::of(cfg);
-    prepare_dir(dir, &resolved, None, false)?;
+    let mut prepared = prepare_dir(dir, &resolved, None, false)?;
+    // (a grown question needs no notice: the round's line says how many seeds it has)
+    let notices: Vec<String> = prepared.lock.notice().into_iter().collect();
+    let mut damaged: Vec<(&'static str, Damaged)> = prepared.damaged.drain(..).map(|d| ("state file", d)).collect();
     let nw = n_windows(units(grid).len());
     let manifest = Manifest {
         results_format: store::RESULTS_FORMAT,
@@ -267,10 +275,13 @@ fn train(
         wall_seconds: 0.0,
         runs_trained: 0,
         counts: Default::default(),
+        checksums: Default::default(),
     };
     write_bytes_atomic(&store::state_path(dir, None), serde_json::to_string_pretty(&manifest)?.as_bytes())?;
-    let reuse = load_reuse(dir)?;
     let todo: Vec<usize> = (0..nw).collect();
+    damaged.extend(heal_chunks(grid, dir, &todo)?.into_iter().map(|d| ("chunk", d)));
+    let (reuse, damaged_reuse) = load_reuse(dir)?;
+    damaged.extend(damaged_reuse.into_iter().map(|d| ("chunk of the earlier grid", d)));
     let stats = run_windows(grid, dir, &todo, threads, progress, stop, (!reuse.is_empty()).then_some(&reuse))?;
     if stats.interrupted {
         return Err(Error::Interrupted(format!(
@@ -281,7 +292,7 @@ fn train(
         .into());
     }
     let chunks = (0..nw).map(|w| chunk_path(dir, w)).collect();
-    Ok((chunks, manifest, stats.runs_trained))
+    Ok((chunks, manifest, stats.runs_trained, prepared, notices, damaged))
 }
 
 /// Every run's outcome, read from the chunks.

@@ -1,10 +1,11 @@
 //! Assembling the final tables from complete chunks: runs.parquet (streamed), cells.parquet,
-//! effects.parquet, manifest.json and report.html.
+//! effects.parquet, curves.parquet, manifest.json and report.html.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{Result, bail};
 
+use crate::analysis::curves::{cell_curves, curves_frame};
 use crate::analysis::tables::{Outcomes, cells_frame, effects, effects_frame};
 use crate::core::Outcome;
 use crate::grid::Grid;
@@ -48,6 +49,9 @@ pub(crate) fn finalize(dir: &Path, grid: &Grid, chunks: &[PathBuf], mut manifest
     let mut ef = effects_frame(&effects)?;
     write_parquet_atomic(&dir.join(store::EFFECTS), &mut ef)?;
     lap("cells.parquet, effects.parquet", &mut phases);
+    let mut curves = curves_frame(grid, &cell_curves(grid, &outcomes))?;
+    write_parquet_atomic(&dir.join(store::CURVES), &mut curves)?;
+    lap("curves.parquet", &mut phases);
     let mut totals = [0u64; 4];
     for s in &stats {
         for (t, c) in totals.iter_mut().zip(s.counts) {
@@ -56,6 +60,7 @@ pub(crate) fn finalize(dir: &Path, grid: &Grid, chunks: &[PathBuf], mut manifest
     }
     manifest.counts = Outcome::ALL.iter().zip(totals).map(|(o, c)| (o.name().to_string(), c)).collect();
     manifest.finished = Some(now_utc());
+    manifest.checksums = Manifest::table_checksums(dir)?;
     write_bytes_atomic(&dir.join(store::MANIFEST), serde_json::to_string_pretty(&manifest)?.as_bytes())?;
     lap("manifest.json", &mut phases);
     let report_error = crate::report::data::write_report(dir, grid, &outcomes, &stats, &effects, &manifest).err();

@@ -1,16 +1,19 @@
 //! Executing a grid: work units, windows and shards ([`units`]), training them on all cores
 //! into chunk files ([`runner`]), reuse of a grown grid's runs ([`reuse`]), the policy for an
 //! existing results directory ([`prepare`]), assembling the final tables ([`finalize`]) and
-//! retraining one stored run ([`replay`]).
+//! retraining one stored run ([`replay`]), checking chunks and state files when they are read
+//! ([`heal`]) and auditing a finished directory ([`verify`]).
 
 pub(crate) mod ask;
 pub(crate) mod bench;
 pub(crate) mod finalize;
+pub(crate) mod heal;
 pub(crate) mod prepare;
 pub(crate) mod replay;
 pub(crate) mod reuse;
 pub(crate) mod runner;
 pub(crate) mod units;
+pub(crate) mod verify;
 
 use anyhow::Result;
 

@@ -1,19 +1,29 @@
-//! What to do with an existing results directory: resume it, grow it, refuse it, or start
-//! over (`--fresh`).
+//! What to do with an existing results directory: lock it, resume it, grow it, refuse it, or
+//! start over (`--fresh`).
 
 use std::path::Path;
 
 use anyhow::{Context, Result};
 
+use super::heal::{Damaged, load_states};
 use crate::error::usage;
-use crate::store::{
-    self,
-    manifest::{Manifest, Resolved},
-};
+use crate::store::lock::{DIR_LOCK, DirLock, shard_lock_name};
+use crate::store::{self, manifest::Resolved};
 
-/// Checks the output directory: writable, and either empty, ours with the same config
-/// (resume), or explicitly started over with --fresh.
-pub(crate) fn prepare_dir(dir: &Path, resolved: &Resolved, shard: Option<(u32, u32)>, fresh: bool) -> Result<()> {
+/// An output directory ready to be written.
+pub(crate) struct Prepared {
+    /// This process's lock on the directory (or its shard), held until dropped.
+    pub lock: DirLock,
+    /// Damaged state files that were moved aside.
+    pub damaged: Vec<Damaged>,
+    /// What changed when the grid grew (its finished runs are reused).
+    pub grew: Option<String>,
+}
+
+/// Checks the output directory: writable, not in use by another process (one writer per
+/// directory, or per shard), and either empty, ours with the same config (resume), or
+/// explicitly started over with --fresh.
+pub(crate) fn prepare_dir(dir: &Path, resolved: &Resolved, shard: Option<(u32, u32)>, fresh: bool) -> Result<Prepared> {
     if dir.exists() && !dir.is_dir() {
         return usage(format!("--out {}: exists and is not a directory", dir.display()));
     }
@@ -31,10 +41,18 @@ pub(crate) fn prepare_dir(dir: &Path, resolved: &Resolved, shard: Option<(u32, u
         )
     })?;
     let _ = std::fs::remove_file(&probe);
-    let states = store::state_files(dir);
+    let lock = match shard {
+        None => DirLock::acquire(dir, DIR_LOCK)?,
+        Some((k, n)) => DirLock::acquire(dir, &shard_lock_name(k as usize, n as usize))?,
+    };
+    let mut prepared = Prepared {
+        lock,
+        damaged: Vec::new(),
+        grew: None,
+    };
     let has_results = dir.join(store::CHUNKS).exists() || dir.join(store::RUNS).exists();
     if fresh {
-        for p in std::iter::once(store::CHUNKS).chain(store::FINAL_FILES) {
+        for p in [store::CHUNKS, store::DAMAGED].into_iter().chain(store::FINAL_FILES) {
             let p = dir.join(p);
             if p.is_dir() {
                 std::fs::remove_dir_all(&p)?;
@@ -42,22 +60,25 @@ pub(crate) fn prepare_dir(dir: &Path, resolved: &Resolved, shard: Option<(u32, u
                 std::fs::remove_file(&p)?;
             }
         }
-        for s in states {
+        for s in store::state_files(dir) {
             std::fs::remove_file(s)?;
         }
-        return Ok(());
+        return Ok(prepared);
     }
+    let (states, damaged) = load_states(dir)?;
+    prepared.damaged = damaged;
     if states.is_empty() {
-        if has_results {
+        // Results whose state file was damaged (now or by an earlier attempt) are ours: their
+        // chunks are checked against this config before any is kept.
+        if has_results && prepared.damaged.is_empty() && !store::has_damaged_state(dir) {
             return usage(format!(
                 "{} holds results without an initgrid state file (another tool or version?): use --fresh to start over there, or another --out DIR",
                 dir.display()
             ));
         }
-        return Ok(());
+        return Ok(prepared);
     }
-    for s in &states {
-        let old = Manifest::load(s)?;
+    for (s, old) in &states {
         if old.config_hash == resolved.hash() {
             if let (Some(a), Some(b)) = (old.shard, shard)
                 && a.1 != b.1
@@ -86,10 +107,7 @@ pub(crate) fn prepare_dir(dir: &Path, resolved: &Resolved, shard: Option<(u32, u
                 let _ = std::fs::remove_file(dir.join(p));
             }
             std::fs::remove_file(s)?;
-            eprintln!(
-                "the grid grew ({}): finished runs are reused by (cell_id, replicate)",
-                diff.join("; ")
-            );
+            prepared.grew = Some(diff.join("; "));
             continue;
         }
         return usage(format!(
@@ -100,5 +118,5 @@ pub(crate) fn prepare_dir(dir: &Path, resolved: &Resolved, shard: Option<(u32, u
             diff.join("; ")
         ));
     }
-    Ok(())
+    Ok(prepared)
 }

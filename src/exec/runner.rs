@@ -185,7 +185,7 @@ pub(crate) fn run_windows(
     bar.finish_and_clear();
     stats.wall = t0.elapsed();
     if let Some(e) = write_err {
-        return Err(e.context(format!("writing results under {} failed; finished chunks are intact — free space or fix permissions, then run the same command again to resume", dir.display())));
+        return Err(e.context(format!("writing results under {} failed; the finished chunks are kept — free space or fix permissions, then run the same command again to resume (it checks every chunk first)", dir.display())));
     }
     stats.interrupted = stop.load(Ordering::Relaxed) && remaining.iter().any(|&r| r > 0);
     Ok(stats)

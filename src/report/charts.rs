@@ -1,4 +1,4 @@
-//! Charts drawn with plotters' SVG backend: rate bars, epochs histogram, loss curves, forest plot.
+//! Charts drawn with plotters' SVG backend: rate bars, cumulative incidence, loss curves, forest plot.
 //!
 //! Every function returns `Err(note)` instead of panicking: ranges are sanitised before they reach
 //! plotters, and the drawing itself runs under `catch_unwind` as a last line of defence.
@@ -12,7 +12,7 @@ use plotters::coord::ranged1d::{KeyPointHint, NoDefaultFormatting, Ranged, Value
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use super::{Curve, PairRow, Rgb, fmt_num, outcome_color};
+use super::{Curve, LevelIncidence, PairRow, Rgb, fmt_num, outcome_color};
 
 const FONT: &str = "sans-serif";
 // plotters' SVG backend writes `font-size = size / 1.24`; these give ~12.5, 13.5 and 15.5 px.
@@ -504,115 +504,126 @@ pub(super) fn rate_chart(factor: &str, outcomes: &[(String, Rgb)], levels: &[Lev
 }
 
 // ---------------------------------------------------------------------------------------------
-// 4. Epochs to convergence
+// 4. Time to convergence: cumulative incidence per level
 // ---------------------------------------------------------------------------------------------
 
-fn median(v: &[u32]) -> f64 {
-    let mut s = v.to_vec();
-    s.sort_unstable();
-    let n = s.len();
-    if n == 0 {
-        f64::NAN
-    } else if n % 2 == 1 {
-        f64::from(s[n / 2])
-    } else {
-        (f64::from(s[n / 2 - 1]) + f64::from(s[n / 2])) / 2.0
+/// Most panels drawn per factor.
+pub(super) const MAX_PANELS: usize = 12;
+
+/// A step function through `pts` (epoch, value) up to `end`: horizontal, then vertical.
+fn steps(pts: &[(f64, f64)], end: f64) -> Vec<(f64, f64)> {
+    let mut out = Vec::with_capacity(pts.len() * 2 + 1);
+    for (i, &(x, y)) in pts.iter().enumerate() {
+        if i > 0 {
+            out.push((x, pts[i - 1].1));
+        }
+        out.push((x, y));
     }
+    if let Some(&(x, y)) = pts.last() {
+        if end > x {
+            out.push((end, y));
+        }
+    }
+    out
 }
 
-/// Overlaid outline histograms (share of each group's converged runs per bin).
-pub(super) fn epochs_histogram(groups: &[(String, Vec<u32>, Rgb)]) -> Result<String, String> {
-    let groups: Vec<&(String, Vec<u32>, Rgb)> = groups.iter().filter(|g| !g.1.is_empty()).collect();
-    let all = groups.iter().flat_map(|g| g.1.iter().copied());
-    let (lo, hi) = all.fold((u32::MAX, 0u32), |(a, b), v| (a.min(v), b.max(v)));
-    if groups.is_empty() || lo > hi {
-        return Err("no converged runs".into());
+/// One panel per level (up to [`MAX_PANELS`]): converged, dead and (if any) diverged cumulative
+/// incidence against epochs as steps with Wilson bands, and each budget as a dashed line.
+pub(super) fn incidence_chart(factor: &str, levels: &[LevelIncidence]) -> Result<String, String> {
+    let levels: Vec<&LevelIncidence> = levels.iter().filter(|l| !l.points.is_empty()).take(MAX_PANELS).collect();
+    if levels.is_empty() {
+        return Err(format!("{factor}: no runs to draw"));
     }
-    let total: usize = groups.iter().map(|g| g.1.len()).sum();
-    let nbins = ((total as f64).sqrt() as usize).clamp(8, 36);
-    let log = f64::from(hi.max(1)) / f64::from(lo.max(1)) >= 30.0;
-    let edges: Vec<f64> = if log {
-        let (a, b) = (f64::from(lo.max(1)).log10(), f64::from(hi.max(1)).log10() + 1e-9);
-        (0..=nbins).map(|i| 10f64.powf(a + (b - a) * i as f64 / nbins as f64)).collect()
-    } else {
-        let width = (f64::from(hi - lo + 1) / nbins as f64).ceil().max(1.0);
-        let n = ((f64::from(hi - lo + 1) / width).ceil() as usize).max(1);
-        (0..=n).map(|i| f64::from(lo) - 0.5 + width * i as f64).collect()
-    };
-    let nb = edges.len() - 1;
-    let bin_of = |v: u32| -> usize {
-        let x = if log { f64::from(v.max(1)) } else { f64::from(v) };
-        edges[1..].iter().position(|&e| x < e).unwrap_or(nb - 1)
-    };
-    let mut shares: Vec<Vec<f64>> = vec![];
-    let mut ymax: f64 = 0.0;
-    for g in &groups {
-        let mut c = vec![0usize; nb];
-        for &v in &g.1 {
-            c[bin_of(v)] += 1;
-        }
-        let s: Vec<f64> = c.iter().map(|&k| k as f64 / g.1.len() as f64).collect();
-        ymax = s.iter().copied().fold(ymax, f64::max);
-        shares.push(s);
-    }
-    let xs = if log {
-        Scale::log(edges[0], edges[nb])
-    } else {
-        Scale::linear(edges[0], edges[nb])
-    };
-    let ys = Scale::linear(0.0, (ymax * 1.12).max(0.01));
-    let legend: Vec<LegendItem> = groups
+    let xmax = levels
         .iter()
-        .map(|g| {
-            LegendItem::new(
-                format!("{} (n={}, median {})", clip(&g.0, 28), g.1.len(), fmt_num(median(&g.1))),
-                g.2,
-                Mark::Line,
-            )
-        })
+        .flat_map(|l| l.budgets.iter().copied().chain(l.points.iter().map(|p| p.0)))
+        .max()
+        .unwrap_or(1)
+        .max(1) as f64;
+    // Outcomes drawn: converged and dead always, diverged where any run diverged.
+    let any_div = levels.iter().any(|l| l.points.iter().any(|p| p.1[1].0 > 0.0));
+    let slots: Vec<(usize, &str)> = if any_div {
+        vec![(0, "converged"), (2, "dead"), (1, "diverged")]
+    } else {
+        vec![(0, "converged"), (2, "dead")]
+    };
+    let mut legend: Vec<LegendItem> = slots
+        .iter()
+        .map(|(_, o)| LegendItem::new(format!("{o} by epoch"), outcome_color(o), Mark::Line))
         .collect();
-    let w = 1000;
-    let h = CAPTION_H + legend_height(&legend, w) + 380;
-    let zeros = log && lo == 0;
+    legend.push(LegendItem::new("95% band", (150, 150, 150), Mark::Swatch));
+    legend.push(LegendItem::new("epoch budget", (90, 90, 90), Mark::Line));
+    let cols = levels.len().min(3);
+    let rows = levels.len().div_ceil(cols);
+    let w: u32 = 1000;
+    let panel_h: u32 = 300;
+    let h = CAPTION_H + legend_height(&legend, w) + rows as u32 * panel_h;
+    let xs = Scale::linear(0.0, xmax);
+    let ys = Scale::linear(0.0, 1.0);
     render_svg(w, h, |root| {
-        let area = frame(root, "Epochs to convergence (converged runs only)", &legend)?;
-        let mut chart = ChartBuilder::on(&area)
-            .margin_left(8)
-            .margin_right(24)
-            .margin_top(6)
-            .margin_bottom(6)
-            .x_label_area_size(50)
-            .y_label_area_size(70)
-            .build_cartesian_2d(xs, ys)?;
-        let (bold, light) = mesh_style();
-        let xdesc = match (log, zeros) {
-            (true, true) => "epoch at which the run converged (log scale; 0 shown as 1)",
-            (true, false) => "epoch at which the run converged (log scale)",
-            _ => "epoch at which the run converged",
-        };
-        chart
-            .configure_mesh()
-            .x_labels(12)
-            .y_labels(6)
-            .x_label_formatter(&|v| xs.label(*v))
-            .y_label_formatter(&|v| format!("{}%", fmt_num(v * 100.0)))
-            .x_desc(xdesc)
-            .y_desc("share of the group's converged runs")
-            .label_style((FONT, TICK).into_font().color(&INK))
-            .axis_desc_style((FONT, DESC).into_font().color(&INK))
-            .bold_line_style(bold)
-            .light_line_style(light)
-            .draw()?;
-        for (g, s) in groups.iter().zip(&shares) {
-            let c = rgb(g.2);
-            let mut pts = vec![(edges[0], 0.0)];
-            for (i, &v) in s.iter().enumerate() {
-                pts.push((edges[i], v));
-                pts.push((edges[i + 1], v));
+        let area = frame(root, &format!("{factor}: share of runs decided by each epoch"), &legend)?;
+        let panels = area.split_evenly((rows, cols));
+        for (l, panel) in levels.iter().zip(panels.iter()) {
+            let last = l.points.last().expect("non-empty");
+            let conv = last.1[0].0;
+            let mark = if l.binding { " ↑" } else { "" };
+            let rate = if conv.is_finite() {
+                format!("{:.1}%", 100.0 * conv)
+            } else {
+                "—".into()
+            };
+            let caption = format!("{} (n={}): {rate}{mark} converged", clip(&l.level, 24), l.n);
+            let mut chart = ChartBuilder::on(panel)
+                .caption(caption, (FONT, TICK).into_font().color(&INK))
+                .margin_left(4)
+                .margin_right(18)
+                .margin_top(4)
+                .margin_bottom(4)
+                .x_label_area_size(40)
+                .y_label_area_size(52)
+                .build_cartesian_2d(xs, ys)?;
+            let (bold, light) = mesh_style();
+            chart
+                .configure_mesh()
+                .x_labels(5)
+                .y_labels(6)
+                .x_max_light_lines(1)
+                .y_max_light_lines(1)
+                .x_label_formatter(&|v| fmt_num(*v))
+                .y_label_formatter(&|v| format!("{}%", fmt_num(v * 100.0)))
+                .x_desc("epoch")
+                .label_style((FONT, TICK * 0.9).into_font().color(&INK))
+                .axis_desc_style((FONT, TICK).into_font().color(&INK))
+                .bold_line_style(bold)
+                .light_line_style(light)
+                .draw()?;
+            let end = l.budgets.last().copied().map_or(last.0, |b| b.max(last.0)) as f64;
+            for &(k, o) in &slots {
+                let c = rgb(outcome_color(o));
+                let get = |f: fn(&(f64, f64, f64)) -> f64| -> Vec<(f64, f64)> {
+                    l.points.iter().map(|p| (f64::from(p.0), f(&p.1[k]).clamp(0.0, 1.0))).collect()
+                };
+                let (mid, lo, hi) = (get(|x| x.0), get(|x| x.1), get(|x| x.2));
+                let (lo, hi) = (steps(&lo, end), steps(&hi, end));
+                let mut band = hi.clone();
+                band.extend(lo.iter().rev().copied());
+                chart.draw_series(std::iter::once(Polygon::new(band, c.mix(0.16).filled())))?;
+                chart.draw_series(std::iter::once(PathElement::new(steps(&mid, end), c.stroke_width(2))))?;
             }
-            pts.push((edges[nb], 0.0));
-            chart.draw_series(std::iter::once(Polygon::new(pts.clone(), c.mix(0.10).filled())))?;
-            chart.draw_series(std::iter::once(PathElement::new(pts, c.stroke_width(2))))?;
+            let small = (FONT, TICK * 0.85)
+                .into_font()
+                .color(&RGBColor(70, 70, 70))
+                .pos(Pos::new(HPos::Right, VPos::Top));
+            for &b in &l.budgets {
+                let x = f64::from(b);
+                chart.draw_series(DashedLineSeries::new(
+                    vec![(x, 0.0), (x, 1.0)],
+                    5,
+                    4,
+                    RGBColor(90, 90, 90).stroke_width(1),
+                ))?;
+                chart.draw_series(std::iter::once(Text::new(format!("budget {b} "), (x, 0.99), small.clone())))?;
+            }
         }
         Ok(())
     })

@@ -4,7 +4,8 @@ use std::path::Path;
 
 use anyhow::Result;
 
-use super::{CellRow, Curve, EffectRow, PairRow, ReportInput, render};
+use super::{CellRow, Curve, EffectRow, FactorIncidence, LevelIncidence, PairRow, ReportInput, render};
+use crate::analysis::curves::{Budget, Event, aalen_johansen, wilson_p};
 use crate::analysis::stats::{CONFIDENCE, wilson};
 use crate::analysis::tables::{CellStats, Effect, Outcomes};
 use crate::core::Outcome;
@@ -41,6 +42,7 @@ pub(crate) fn build_input(grid: &Grid, runs: &Outcomes, stats: &[CellStats], eff
                 n: s.n,
                 counts: s.counts,
                 rate,
+                binding: s.budget_binding,
             }
         })
         .collect();
@@ -57,7 +59,7 @@ pub(crate) fn build_input(grid: &Grid, runs: &Outcomes, stats: &[CellStats], eff
             hi: e.hi,
         })
         .collect();
-    let epochs_converged = epochs_by_layout(grid, runs);
+    let incidence = incidence(grid, runs, stats);
     let curves = replay_curves(grid, runs);
     let mut pairs = Vec::new();
     if grid.paired_seeds && grid.varied.contains(&param_index("init_order").expect("known")) {
@@ -90,6 +92,10 @@ pub(crate) fn build_input(grid: &Grid, runs: &Outcomes, stats: &[CellStats], eff
         ("cells".into(), stats.len().to_string()),
         ("seeds per cell".into(), grid.seeds.to_string()),
         ("base seed".into(), grid.base_seed.to_string()),
+        (
+            "epoch budget".into(),
+            Budget::of(stats).map_or_else(String::new, |b| format!("{}{}", b.label(), b.mark())),
+        ),
         ("wall time".into(), crate::text::human_secs(m.wall_seconds)),
         ("initgrid".into(), format!("{} ({})", m.initgrid_version, m.git_commit)),
         ("config hash".into(), m.config_hash.clone()),
@@ -121,31 +127,90 @@ pub(crate) fn build_input(grid: &Grid, runs: &Outcomes, stats: &[CellStats], eff
         varied: grid.varied.iter().map(|&i| PARAMS[i].name.to_string()).collect(),
         cells,
         effects,
-        epochs_converged,
+        incidence,
         curves,
         pairs,
     })
 }
 
-/// Epochs to convergence of the converged runs, per layout (in first-seen order).
-fn epochs_by_layout(grid: &Grid, runs: &Outcomes) -> Vec<(String, Vec<u32>)> {
-    let mut out: Vec<(String, Vec<u32>)> = Vec::new();
-    for c in &grid.cells {
-        let l = c.value("layout").to_string();
-        let idx = match out.iter().position(|x| x.0 == l) {
-            Some(i) => i,
-            None => {
-                out.push((l, Vec::new()));
-                out.len() - 1
+/// Most steps kept per incidence curve (more are sampled on an even grid of epochs).
+const MAX_STEPS: usize = 400;
+
+/// Cumulative incidence per level of each varied factor (one "all runs" curve when nothing
+/// varies), pooled over the other factors.
+fn incidence(grid: &Grid, runs: &Outcomes, stats: &[CellStats]) -> Vec<FactorIncidence> {
+    let factors: Vec<Option<usize>> = if grid.varied.is_empty() {
+        vec![None]
+    } else {
+        grid.varied.iter().copied().map(Some).collect()
+    };
+    factors
+        .into_iter()
+        .map(|f| {
+            let mut levels: Vec<(String, Vec<&CellStats>)> = Vec::new();
+            for st in stats {
+                let lv = f.map_or_else(|| "all runs".to_string(), |i| grid.cells[st.cell].values[i].to_string());
+                match levels.iter_mut().find(|l| l.0 == lv) {
+                    Some(l) => l.1.push(st),
+                    None => levels.push((lv, vec![st])),
+                }
             }
-        };
+            FactorIncidence {
+                factor: f.map_or("all runs", |i| PARAMS[i].name).to_string(),
+                levels: levels
+                    .into_iter()
+                    .map(|(lv, cells)| level_incidence(grid, runs, lv, &cells))
+                    .collect(),
+            }
+        })
+        .collect()
+}
+
+fn level_incidence(grid: &Grid, runs: &Outcomes, level: String, cells: &[&CellStats]) -> LevelIncidence {
+    let mut ev: Vec<Event> = Vec::new();
+    for st in cells {
         for r in 0..grid.seeds {
-            if runs.get(c.index, r) == Some(Outcome::Converged) {
-                out[idx].1.push(runs.epochs(c.index, r));
+            if let Some(o) = runs.get(st.cell, r) {
+                ev.push((runs.epochs(st.cell, r), o));
             }
         }
     }
-    out
+    let aj = aalen_johansen(&ev);
+    let mut budgets: Vec<u32> = cells.iter().map(|s| s.budget).collect();
+    budgets.sort_unstable();
+    budgets.dedup();
+    // Thin long curves: the value at an even grid of epochs, plus the last step exactly.
+    let kept: Vec<usize> = if aj.len() <= MAX_STEPS {
+        (0..aj.len()).collect()
+    } else {
+        let end = aj.last().map_or(0, |p| p.epoch) as f64;
+        let mut idx: Vec<usize> = (0..=MAX_STEPS)
+            .map(|j| {
+                let t = end * j as f64 / MAX_STEPS as f64;
+                aj.partition_point(|p| p.epoch as f64 <= t).saturating_sub(1)
+            })
+            .collect();
+        idx.dedup();
+        idx
+    };
+    let points = kept
+        .into_iter()
+        .map(|i| {
+            let p = &aj[i];
+            let band = |k: usize| {
+                let (lo, hi) = wilson_p(p.cif[k], p.n_reach);
+                (p.cif[k], lo, hi)
+            };
+            (p.epoch, [band(0), band(1), band(2)])
+        })
+        .collect();
+    LevelIncidence {
+        level,
+        n: cells.iter().map(|s| s.n).sum(),
+        budgets,
+        binding: Budget::of(cells.iter().copied()).is_some_and(|b| b.budget_binding),
+        points,
+    }
 }
 
 /// Runs picked for replay in one layout: (cell, replicate), and how many converged / failed.

@@ -6,7 +6,8 @@
 //! inline script only opens the collapsed tables before printing; the page works without it.
 //!
 //! Sections: header (meta, how to read), convergence heatmaps (layout × lr, faceted by init_dist
-//! and batch_norm), outcome rates per factor level, epochs-to-convergence histogram, replayed
+//! and batch_norm), outcome rates per factor level, time to convergence (cumulative incidence
+//! per level of each varied factor, with the budget marked), replayed
 //! loss curves, the paired init-order comparison, and the full table of cells.
 
 pub(crate) mod data;
@@ -33,6 +34,9 @@ pub struct CellRow {
     pub counts: [u64; 4],
     /// (p, lo, hi) Wilson 95% for each outcome, same order as `counts`.
     pub rate: [(f64, f64, f64); 4],
+    /// The budget binds: at least 10% of the converged runs converged in the last 10% of
+    /// max_epochs, so the convergence rate is still rising there.
+    pub binding: bool,
 }
 
 /// Marginal rate of an outcome for one level of a factor.
@@ -67,6 +71,32 @@ pub struct PairRow {
     pub verdict: String,
 }
 
+/// Cumulative incidence of the outcomes against epochs for one level of a factor, pooled over
+/// the other factors (Aalen–Johansen; with one budget, the plain fractions).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LevelIncidence {
+    pub level: String,
+    /// Runs behind the level.
+    pub n: u64,
+    /// Distinct epoch budgets (max_epochs) of the level's cells, ascending.
+    pub budgets: Vec<u32>,
+    /// The convergence rate is still rising at the budget (pooled budget-binding rule).
+    pub binding: bool,
+    /// Steps of the estimate: epoch, then (estimate, lo, hi) with a Wilson 95% band for
+    /// converged, diverged and dead (in that order). Each value holds until the next epoch.
+    pub points: Vec<IncidenceStep>,
+}
+
+/// One step of an incidence curve: epoch, then (estimate, lo, hi) for converged, diverged, dead.
+pub type IncidenceStep = (u32, [(f64, f64, f64); 3]);
+
+/// The incidence curves of every level of one factor.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FactorIncidence {
+    pub factor: String,
+    pub levels: Vec<LevelIncidence>,
+}
+
 /// A replayed run's per-epoch loss (entry 0 = before training).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Curve {
@@ -86,8 +116,9 @@ pub struct ReportInput {
     pub varied: Vec<String>,
     pub cells: Vec<CellRow>,
     pub effects: Vec<EffectRow>,
-    /// Group label (e.g. layout) -> epochs-to-convergence of its converged runs.
-    pub epochs_converged: Vec<(String, Vec<u32>)>,
+    /// Per varied factor (or one "all runs" entry when nothing varies): the cumulative
+    /// incidence of converged / diverged / dead per level.
+    pub incidence: Vec<FactorIncidence>,
     /// Group label (layout) -> a few replayed runs, converged and failed.
     pub curves: Vec<(String, Vec<Curve>)>,
     /// The paired comparison of init_order levels (may be empty).
@@ -103,19 +134,6 @@ type Rgb = (u8, u8, u8);
 /// grey, amber.
 const OUTCOME_RGB: [Rgb; 4] = [(0, 158, 115), (213, 94, 0), (85, 85, 85), (230, 159, 0)];
 
-/// Colours for groups (layouts) in the histogram: Tableau 10 without its green/red/orange,
-/// which would clash with outcome colours nearby.
-const GROUP_RGB: [Rgb; 8] = [
-    (78, 121, 167),
-    (176, 122, 161),
-    (118, 183, 178),
-    (156, 117, 95),
-    (237, 201, 72),
-    (255, 157, 167),
-    (44, 62, 80),
-    (186, 176, 172),
-];
-
 fn outcome_index(name: &str) -> Option<usize> {
     OUTCOMES.iter().position(|o| o.eq_ignore_ascii_case(name.trim()))
 }
@@ -125,10 +143,6 @@ fn outcome_color(name: &str) -> Rgb {
         Some(i) => OUTCOME_RGB[i],
         None => (0, 114, 178),
     }
-}
-
-fn group_color(i: usize) -> Rgb {
-    GROUP_RGB[i % GROUP_RGB.len()]
 }
 
 /// Escape text for HTML element content and attribute values.
@@ -405,7 +419,7 @@ fn header(h: &mut String, input: &ReportInput, title: &str) {
     );
     h.push_str(
         "<nav><a href=\"#heatmaps\">Heatmaps</a><a href=\"#rates\">Rates by factor</a>\
-         <a href=\"#epochs\">Epochs to convergence</a><a href=\"#curves\">Loss curves</a>\
+         <a href=\"#epochs\">Time to convergence</a><a href=\"#curves\">Loss curves</a>\
          <a href=\"#paired\">Paired init order</a><a href=\"#cells\">All cells</a></nav>\n</header>\n",
     );
 }
@@ -604,27 +618,27 @@ fn section_effects(h: &mut String, input: &ReportInput) {
 }
 
 fn section_epochs(h: &mut String, input: &ReportInput) {
-    h.push_str("<section id=\"epochs\">\n<h2>Epochs to convergence</h2>\n");
-    let groups: Vec<(String, Vec<u32>, Rgb)> = input
-        .epochs_converged
-        .iter()
-        .enumerate()
-        .map(|(i, (g, v))| (g.clone(), v.clone(), group_color(i)))
-        .collect();
-    if groups.iter().all(|g| g.1.is_empty()) {
-        note(h, "No converged runs: there is no distribution of epochs to show.");
+    h.push_str("<section id=\"epochs\">\n<h2>Time to convergence</h2>\n");
+    let factors: Vec<&FactorIncidence> = input.incidence.iter().filter(|f| !f.levels.is_empty()).collect();
+    if factors.is_empty() {
+        note(h, "No runs: there are no curves to show.");
         h.push_str("</section>\n");
         return;
     }
     h.push_str(
-        "<p>How many epochs the converged runs needed, per group. Each outline is one group's \
-         histogram, normalised to its own number of converged runs so that groups of different \
-         size compare; failed runs are not included.</p>\n",
+        "<p>Cumulative incidence: the share of runs that have converged (rising, green) or died \
+         (rising, grey) — and diverged (vermillion), where any did — by each epoch, one panel per \
+         level of each varied factor, pooled over the other factors. Shaded bands are 95% Wilson \
+         intervals. Runs are deterministic prefixes of longer runs, so a curve at epoch t is \
+         exactly the rate a grid with max_epochs = t would report. The dashed line marks the \
+         epoch budget; past it nothing is known. A panel marked ↑ is <em>still rising at its \
+         budget</em> (at least 10% of its converged runs converged in the last 10% of the \
+         budget): more epochs would raise its convergence rate. Where the budgets of a level's \
+         cells differ, runs leave the estimate at their own budget (Aalen–Johansen with \
+         administrative censoring) and the band uses the runs whose budget reaches that epoch.</p>\n",
     );
-    figure(h, charts::epochs_histogram(&groups), "");
-    let empty: Vec<&str> = groups.iter().filter(|g| g.1.is_empty()).map(|g| g.0.as_str()).collect();
-    if !empty.is_empty() {
-        note(h, &format!("No converged runs in: {}.", empty.join(", ")));
+    for f in factors {
+        figure(h, charts::incidence_chart(&f.factor, &f.levels), "");
     }
     h.push_str("</section>\n");
 }
@@ -743,23 +757,35 @@ fn section_cells(h: &mut String, input: &ReportInput) {
     };
     let _ = writeln!(
         h,
-        "<details><summary>Show all {} cells (counts, rates and 95% intervals)</summary>\
+        "<details><summary>Show all {} cells (counts, rates and 95% intervals; ↑ = still rising at the \
+         epoch budget)</summary>\
          <div class=\"scroll\"><table class=\"data\">",
         input.cells.len()
     );
-    let keys: Vec<&str> = cols.iter().map(String::as_str).collect();
+    let mut keys: Vec<&str> = cols.iter().map(String::as_str).collect();
+    keys.push("epoch budget");
     outcome_table_head(h, &keys, &OUTCOMES);
     for c in &input.cells {
         h.push_str("<tr>");
         for k in &cols {
             let _ = write!(h, "<td>{}</td>", esc(param(c, k).unwrap_or("")));
         }
-        let _ = write!(h, "<td class=\"num\">{}</td>", c.n);
+        let _ = write!(
+            h,
+            "<td class=\"num\">{}</td><td class=\"num\">{}</td>",
+            esc(param(c, "max_epochs").unwrap_or("")),
+            c.n
+        );
         for i in 0..4 {
             let (p, lo, hi) = c.rate[i];
+            let mark = if i == 0 && c.binding {
+                "<span title=\"still rising at the epoch budget\">↑</span>"
+            } else {
+                ""
+            };
             let _ = write!(
                 h,
-                "<td class=\"num\">{}</td><td>{} <span class=\"ci\">{}</span></td>",
+                "<td class=\"num\">{}</td><td>{}{mark} <span class=\"ci\">{}</span></td>",
                 c.counts[i],
                 fmt_rate(p),
                 fmt_ci(lo, hi)

@@ -1,7 +1,7 @@
 //! A synthetic, deterministic [`ReportInput`] for demos, tests and checking the page by eye.
 //! The numbers are invented (shaped like the article's story), not results.
 
-use super::{CellRow, Curve, EffectRow, OUTCOMES, PairRow, ReportInput, order_levels, param, wilson};
+use super::{CellRow, Curve, EffectRow, FactorIncidence, LevelIncidence, OUTCOMES, PairRow, ReportInput, order_levels, param, wilson};
 
 /// Tiny deterministic generator (SplitMix64), so the sample needs no RNG crate.
 struct Mix(u64);
@@ -21,7 +21,7 @@ impl Mix {
 }
 
 /// 4 layouts × 3 learning rates × 2 init distributions × batch norm on/off × 3 init orders,
-/// 200 seeds per cell, with effects, epochs, replayed curves (including NaN/∞) and pairs.
+/// 200 seeds per cell, with effects, incidence curves, replayed curves (including NaN/∞) and pairs.
 pub fn sample_input() -> ReportInput {
     let layouts = ["sigmoid-sigmoid", "relu-sigmoid", "relu-relu", "relu-sigmoid-sigmoid"];
     let lrs = ["0.1", "0.5", "0.9"];
@@ -72,6 +72,7 @@ pub fn sample_input() -> ReportInput {
                             n: seeds,
                             counts: k,
                             rate,
+                            binding: li == 0,
                         });
                     }
                 }
@@ -100,16 +101,42 @@ pub fn sample_input() -> ReportInput {
             }
         }
     }
-    let epochs_converged = layouts
+    // Cumulative incidence per level: converged rises with a level-dependent time scale (the
+    // sigmoid-only layout slowly, still rising at the budget), dead rises early.
+    let budget = 20_000u32;
+    let incidence = varied
         .iter()
-        .enumerate()
-        .map(|(li, l)| {
-            let centre = [2.4, 3.0, 3.3, 2.7][li];
-            let n = [1500, 900, 400, 1200][li];
-            let v = (0..n)
-                .map(|_| 10f64.powf(centre + 0.35 * rng.normal()).round().max(1.0) as u32)
-                .collect();
-            (l.to_string(), v)
+        .map(|f| FactorIncidence {
+            factor: f.clone(),
+            levels: order_levels(cells.iter().filter_map(|c| param(c, f)).map(String::from))
+                .into_iter()
+                .enumerate()
+                .map(|(i, lv)| {
+                    let sel: Vec<&CellRow> = cells.iter().filter(|c| param(c, f) == Some(lv.as_str())).collect();
+                    let n: u64 = sel.iter().map(|c| c.n).sum();
+                    let total = |k: usize| sel.iter().map(|c| c.counts[k]).sum::<u64>() as f64;
+                    let slow = lv == "sigmoid-sigmoid";
+                    let tau = if slow { 12_000.0 } else { 900.0 * (1.0 + i as f64) };
+                    let frac = |t: f64, tau: f64| (1.0 - (-t / tau).exp()) / (1.0 - (-f64::from(budget) / tau).exp());
+                    let points = (0..=100u32)
+                        .map(|j| {
+                            let t = f64::from(budget) * f64::from(j) / 100.0;
+                            let at = |k: usize, tau: f64| {
+                                let x = (total(k) * frac(t, tau)).round() as u64;
+                                wilson(x.min(n), n)
+                            };
+                            (t as u32, [at(0, tau), at(1, 300.0), at(2, 150.0)])
+                        })
+                        .collect();
+                    LevelIncidence {
+                        level: lv,
+                        n,
+                        budgets: vec![budget],
+                        binding: slow,
+                        points,
+                    }
+                })
+                .collect(),
         })
         .collect();
     let curves = layouts
@@ -218,7 +245,7 @@ pub fn sample_input() -> ReportInput {
         varied,
         cells,
         effects,
-        epochs_converged,
+        incidence,
         curves,
         pairs,
     }

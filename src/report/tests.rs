@@ -30,10 +30,10 @@ fn synthetic_report_has_every_chart() {
     let input = sample_input();
     let h = render(&input);
     assert_sane(&h);
-    // 2 init_dist × 2 batch_norm heatmaps, 5 factor rate charts, 1 histogram,
-    // 4 loss-curve panels (one per layout), 1 forest plot.
-    let expected = 2 * 2 + input.varied.len() + 1 + input.curves.len() + 1;
-    assert_eq!(expected, 15);
+    // 2 init_dist × 2 batch_norm heatmaps, 5 factor rate charts, 5 incidence charts (one per
+    // factor), 4 loss-curve panels (one per layout), 1 forest plot.
+    let expected = 2 * 2 + input.varied.len() + input.incidence.len() + input.curves.len() + 1;
+    assert_eq!(expected, 19);
     assert_eq!(count(&h, "<svg"), expected);
     assert_eq!(count(&h, "class=\"heatmap\""), 4);
     // Heatmap tooltips carry n and the interval.
@@ -58,6 +58,9 @@ fn synthetic_report_has_every_chart() {
         "epoch",
         "loss (log scale",
         "fraction of seeds",
+        "budget 20000",
+        "share of runs decided by each epoch",
+        "still rising at its",
     ] {
         assert!(h.contains(s), "missing {s}");
     }
@@ -80,7 +83,7 @@ fn text_is_escaped() {
     assert!(h.contains("note&lt;") && h.contains("a&amp;b"));
     assert!(!h.contains("relu<b>") && h.contains("relu&lt;b&gt;"));
     assert!(!h.contains("<i>bold"));
-    assert_eq!(count(&h, "<svg"), 15);
+    assert_eq!(count(&h, "<svg"), 19);
     assert_eq!(count(&h, "<script"), 1, "only the inline print helper");
 }
 
@@ -141,6 +144,7 @@ fn degenerate_inputs_do_not_panic() {
         } else {
             [(1.0, 0.9, 1.0), (0.0, 0.0, 0.1), (0.0, 0.0, 0.1), (0.0, 0.0, 0.1)]
         },
+        binding: n > 0,
     };
     let input = ReportInput {
         title: String::new(),
@@ -157,7 +161,31 @@ fn degenerate_inputs_do_not_panic() {
             lo: f64::NAN,
             hi: f64::NAN,
         }],
-        epochs_converged: vec![("a".into(), vec![5, 5, 5]), ("b".into(), vec![]), ("c".into(), vec![0])],
+        incidence: vec![
+            FactorIncidence {
+                factor: "layout".into(),
+                levels: vec![
+                    LevelIncidence {
+                        level: "a".into(),
+                        n: 3,
+                        budgets: vec![5],
+                        binding: true,
+                        points: vec![(5, [(1.0, 0.4, 1.0), (0.0, 0.0, 0.6), (0.0, 0.0, 0.6)])],
+                    },
+                    LevelIncidence {
+                        level: "nan".into(),
+                        n: 0,
+                        budgets: vec![],
+                        binding: false,
+                        points: vec![(0, [(f64::NAN, f64::NAN, f64::NAN); 3])],
+                    },
+                ],
+            },
+            FactorIncidence {
+                factor: "empty".into(),
+                levels: vec![LevelIncidence::default()],
+            },
+        ],
         curves: vec![],
         pairs: vec![PairRow {
             factor: "init_order".into(),
@@ -173,19 +201,18 @@ fn degenerate_inputs_do_not_panic() {
     };
     let h = render(&input);
     assert_sane(&h);
-    // One heatmap (1×1, nothing varied), one rate chart, one histogram, one forest plot.
+    // One heatmap (1×1, nothing varied), one rate chart, one incidence chart (the factor
+    // without points becomes a note), one forest plot.
     assert_eq!(count(&h, "<svg"), 4);
-    assert!(h.contains("No converged runs in: b."));
+    assert!(h.contains("empty: no runs to draw"));
 
-    // Wide epoch range with zeros → log axis note; equal pair differences.
+    // Equal pair differences.
     let mut wide = input.clone();
-    wide.epochs_converged = vec![("a".into(), vec![0, 1, 10, 100, 100_000])];
     wide.pairs[0].diff = 0.0;
     wide.pairs[0].diff_lo = 0.0;
     wide.pairs[0].diff_hi = 0.0;
     let h = render(&wide);
     assert_sane(&h);
-    assert!(h.contains("0 shown as 1"));
 }
 
 #[test]

@@ -56,6 +56,25 @@ fn commit(tmp: &Path, path: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Runs `f`, a reader of a possibly damaged file: a panic inside the Parquet decoder (it trusts
+/// some of what it reads) becomes an error naming the file instead of ending the process.
+pub(crate) fn guard_damaged<T>(path: &Path, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(r) => r,
+        Err(p) => {
+            let msg = p
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| p.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            Err(anyhow::anyhow!(
+                "cannot read {} as Parquet: the decoder failed ({msg})",
+                path.display()
+            ))
+        }
+    }
+}
+
 pub(crate) fn read_parquet(path: &Path) -> Result<DataFrame> {
     // Read through a buffer rather than a memory map: thousands of chunk files are read in a
     // row by the final assembly.

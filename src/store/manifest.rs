@@ -167,6 +167,10 @@ pub(crate) struct Manifest {
     /// Runs trained by the last invocation (the rest were resumed or merged).
     pub runs_trained: u64,
     pub counts: BTreeMap<String, u64>,
+    /// SHA-256 (hex) of each table of [`super::CHECKSUMMED`] as written, by file name; empty
+    /// in directories written before checksums were recorded. `initgrid verify` checks them.
+    #[serde(default)]
+    pub checksums: BTreeMap<String, String>,
 }
 
 impl Manifest {
@@ -191,19 +195,53 @@ impl Manifest {
     /// Reads a manifest or state file; one of another results format is a usage error naming
     /// both versions.
     pub(crate) fn load(path: &Path) -> Result<Manifest> {
-        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-        let m: Manifest = serde_json::from_str(&text).with_context(|| format!("{} is not an initgrid manifest", path.display()))?;
-        if m.results_format != super::RESULTS_FORMAT {
+        match Manifest::load_or_damaged(path)? {
+            Ok(m) => Ok(m),
+            Err(why) => Err(anyhow::anyhow!("{} is damaged: {why}", path.display())),
+        }
+    }
+
+    /// Like [`Manifest::load`], but a file that is readable yet not a manifest (truncated, not
+    /// JSON, fields missing) is `Ok(Err(why))`: damaged, as opposed to unreadable (an I/O error)
+    /// or of another results format (a usage error).
+    pub(crate) fn load_or_damaged(path: &Path) -> Result<std::result::Result<Manifest, String>> {
+        let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+        // Parsed loosely first, so that a file of another results format is named as such even
+        // when its fields differ from ours, and only a file that is not what it claims is damaged.
+        let v: serde_json::Value = match serde_json::from_slice(&bytes) {
+            Ok(v @ serde_json::Value::Object(_)) => v,
+            Ok(_) => return Ok(Err("not a JSON object".into())),
+            Err(e) => return Ok(Err(format!("not valid JSON: {e}"))),
+        };
+        // A manifest without the field predates it (format 1); an object that is not a manifest
+        // at all is damaged, not old.
+        let format = match v.get("results_format") {
+            Some(f) => f.as_u64(),
+            None => v.get("initgrid_version").is_some().then_some(1),
+        };
+        if let Some(format) = format
+            && format != super::RESULTS_FORMAT as u64
+        {
+            let version = v.get("initgrid_version").and_then(|x| x.as_str()).unwrap_or("unknown");
             return usage(format!(
-                "{} was written by initgrid {} (results format {}); this is initgrid {VERSION} (results format {}), which stores different columns and bits — rerun the grid with --fresh (or with initgrid {} to read it)",
+                "{} was written by initgrid {version} (results format {format}); this is initgrid {VERSION} (results format {}), which stores different columns and bits — rerun the grid with --fresh (or with initgrid {version} to read it)",
                 path.display(),
-                m.initgrid_version,
-                m.results_format,
                 super::RESULTS_FORMAT,
-                m.initgrid_version
             ));
         }
-        Ok(m)
+        let m: Manifest = match serde_json::from_value(v) {
+            Ok(m) => m,
+            Err(e) => return Ok(Err(format!("not an initgrid manifest: {e}"))),
+        };
+        Ok(Ok(m))
+    }
+
+    /// SHA-256 of each table of [`super::CHECKSUMMED`] in `dir`, by file name.
+    pub(crate) fn table_checksums(dir: &Path) -> Result<BTreeMap<String, String>> {
+        super::CHECKSUMMED
+            .iter()
+            .map(|name| Ok((name.to_string(), sha256_file(&dir.join(name))?)))
+            .collect()
     }
 
     /// Rebuilds the config from the stored text and overrides (for replay / report).
@@ -212,6 +250,22 @@ impl Manifest {
             .and_then(|c| c.with_overrides(&self.overrides))
             .map_err(|e| anyhow::anyhow!("the stored config no longer parses: {e}"))
     }
+}
+
+/// SHA-256 of a file's bytes, lower-case hex (streamed).
+pub(crate) fn sha256_file(path: &Path) -> Result<String> {
+    use std::io::Read;
+    let mut f = std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf).with_context(|| format!("cannot read {}", path.display()))?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
 }
 
 /// ISO-8601 UTC timestamp (seconds).

@@ -170,7 +170,7 @@ impl<'a> RunsView<'a> {
 
     fn null(&self, name: &str, row: usize) -> anyhow::Error {
         anyhow::anyhow!(
-            "{}: row {row}: `{name}` is null or invalid — the table is damaged; rerun with --fresh (or delete the file to retrain its runs)",
+            "{}: row {row}: `{name}` is null or invalid — the table is damaged",
             self.origin.display()
         )
     }
@@ -257,12 +257,6 @@ impl<'a> RunsView<'a> {
     }
 }
 
-/// Every run of a runs table file.
-pub(crate) fn read_runs(path: &Path) -> Result<Vec<StoredRun>> {
-    let df = super::atomic::read_parquet(path)?;
-    RunsView::new(&df, path).runs()
-}
-
 /// The columns `cell_id, replicate, outcome, epochs, mechanism` of a runs table file (a projection: the
 /// other columns are not read).
 pub(crate) fn read_keys_frame(path: &Path) -> Result<DataFrame> {
@@ -272,6 +266,31 @@ pub(crate) fn read_keys_frame(path: &Path) -> Result<DataFrame> {
         .collect()
         .map_err(anyhow::Error::from)
         .with_context(|| format!("cannot read {}", path.display()))
+}
+
+/// Every run of a runs table file.
+pub(crate) fn read_runs(path: &Path) -> Result<Vec<StoredRun>> {
+    let df = super::atomic::read_parquet(path)?;
+    RunsView::new(&df, path).runs()
+}
+
+/// The stored rows of the runs `run_ids` of a runs table file, in file order (a run stored
+/// twice appears twice; one absent does not appear). One filtered scan per 64 ids.
+pub(crate) fn find_runs(path: &Path, run_ids: &[String]) -> Result<Vec<StoredRun>> {
+    let p = path.to_str().context("non-UTF-8 path")?;
+    let mut out = Vec::with_capacity(run_ids.len());
+    for group in run_ids.chunks(64) {
+        let Some(pred) = group.iter().map(|id| col("run_id").eq(lit(id.as_str()))).reduce(|a, b| a.or(b)) else {
+            continue;
+        };
+        let df = LazyFrame::scan_parquet(PlRefPath::new(p), ScanArgsParquet::default())?
+            .filter(pred)
+            .collect()
+            .map_err(anyhow::Error::from)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        out.extend(RunsView::new(&df, path).runs()?);
+    }
+    Ok(out)
 }
 
 /// The stored run `run_id` of a runs table file.

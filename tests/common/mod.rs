@@ -55,3 +55,18 @@ pub fn run_ok(cfg: &Path, out: &Path, extra: &[&str]) -> String {
     assert!(o.status.success(), "run failed: {}", String::from_utf8_lossy(&o.stderr));
     String::from_utf8_lossy(&o.stderr).to_string()
 }
+
+/// Writes a frame as Parquet (to tamper with a table in a test).
+pub fn write_parquet(p: &Path, df: &mut DataFrame) {
+    ParquetWriter::new(std::fs::File::create(p).unwrap()).finish(df).unwrap();
+}
+
+/// Runs a command to its end and returns (exit code, stdout, stderr).
+pub fn outcome(cmd: &mut Command) -> (i32, String, String) {
+    let o = cmd.output().unwrap();
+    (
+        o.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&o.stdout).to_string(),
+        String::from_utf8_lossy(&o.stderr).to_string(),
+    )
+}
