@@ -31,6 +31,16 @@ pub fn simd_level() -> &'static str {
     "baseline"
 }
 
+impl Trainer {
+    /// Trains every seed in `seeds`, `LANES` at a time in SIMD lanes, and reports
+    /// `(index into seeds, result)` as each finishes. A finished lane is refilled with the next
+    /// seed at once, so early stopping stays per replicate. Results are bit-identical to
+    /// [`Trainer::run`] for every seed, whatever `LANES` is.
+    pub fn run_many(&self, seeds: &[u64], on_result: impl FnMut(usize, RunResult)) {
+        run_many(self, seeds, on_result)
+    }
+}
+
 pub(crate) fn run_many(t: &Trainer, seeds: &[u64], on_result: impl FnMut(usize, RunResult)) {
     #[cfg(target_arch = "x86_64")]
     {

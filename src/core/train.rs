@@ -559,13 +559,8 @@ impl Trainer {
         (out.expect("one result"), traj)
     }
 
-    /// Trains every seed in `seeds`, `LANES` at a time in SIMD lanes, and reports
-    /// `(index into seeds, result)` as each finishes. A finished lane is refilled with the next
-    /// seed at once, so early stopping stays per replicate. Results are bit-identical to
-    /// [`Trainer::run`] for every seed, whatever `LANES` is.
-    pub fn run_many(&self, seeds: &[u64], on_result: impl FnMut(usize, RunResult)) {
-        crate::core::dispatch::run_many(self, seeds, on_result)
-    }
+    // `Trainer::run_many` (SIMD dispatch over `run_lanes`) lives in `super::dispatch`, so this
+    // module never imports the dispatcher: dependencies inside `core` point one way.
 
     /// The lane scheduler, generic over the lane count.
     #[inline(always)]
