@@ -91,21 +91,6 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-/// 2400 runs: a few seconds in a debug build. With `seeds = 60` (about 2 s) it is still long
-/// enough to start a second process while the first trains.
-const MID: &str = r#"
-name = "mid"
-seeds = 400
-base_seed = 11
-[train]
-dataset = "five"
-max_epochs = 600
-[grid]
-layout = ["sigmoid-sigmoid", "relu-sigmoid", "relu-sigmoid-sigmoid"]
-init_order = ["neuron", "layer"]
-lr = [0.5, 0.9]
-"#;
-
 /// The real binary, started in the background on `out`.
 fn spawn_run(cfg: &Path, out: &Path, extra: &[&str]) -> HolderProcess {
     let child = Command::new(assert_cmd::cargo::cargo_bin("initgrid"))
@@ -139,7 +124,7 @@ fn wait_for_lock(out: &Path, name: &str, pid: u32) {
 #[test]
 fn a_second_writer_is_refused_while_the_first_completes_correctly() {
     let tmp = tempfile::tempdir().unwrap();
-    let cfg = common::write(tmp.path(), "m.toml", &MID.replace("seeds = 400", "seeds = 60"));
+    let cfg = common::write(tmp.path(), "m.toml", &common::MID.replace("seeds = 400", "seeds = 60"));
     let out = tmp.path().join("o");
     let mut first = spawn_run(&cfg, &out, &[]);
     let pid = first.0.id();
@@ -174,7 +159,7 @@ fn a_second_writer_is_refused_while_the_first_completes_correctly() {
 #[test]
 fn a_second_writer_on_the_same_shard_is_refused() {
     let tmp = tempfile::tempdir().unwrap();
-    let cfg = common::write(tmp.path(), "m.toml", MID);
+    let cfg = common::write(tmp.path(), "m.toml", common::MID);
     let out = tmp.path().join("o");
     let first = spawn_run(&cfg, &out, &["--shard", "1/2"]);
     let pid = first.0.id();
@@ -196,7 +181,7 @@ fn a_second_writer_on_the_same_shard_is_refused() {
 #[test]
 fn a_stale_lock_of_a_killed_run_is_taken_over_with_a_notice() {
     let tmp = tempfile::tempdir().unwrap();
-    let cfg = common::write(tmp.path(), "m.toml", &MID.replace("seeds = 400", "seeds = 60"));
+    let cfg = common::write(tmp.path(), "m.toml", &common::MID.replace("seeds = 400", "seeds = 60"));
     let out = tmp.path().join("o");
     let mut first = spawn_run(&cfg, &out, &[]);
     let pid = first.0.id();

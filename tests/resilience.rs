@@ -9,20 +9,6 @@ use std::time::{Duration, Instant};
 use common::*;
 use predicates::prelude::*;
 
-/// ~10 chunk windows; a few seconds in a debug build.
-const MID: &str = r#"
-name = "mid"
-seeds = 400
-base_seed = 11
-[train]
-dataset = "five"
-max_epochs = 600
-[grid]
-layout = ["sigmoid-sigmoid", "relu-sigmoid", "relu-sigmoid-sigmoid"]
-init_order = ["neuron", "layer"]
-lr = [0.5, 0.9]
-"#;
-
 fn spawn(cfg: &Path, out: &Path, extra: &[&str]) -> Child {
     StdCommand::new(assert_cmd::cargo::cargo_bin("initgrid"))
         .arg("--config")

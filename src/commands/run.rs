@@ -18,7 +18,7 @@ use crate::exec::runner::{ProgressMode, run_windows};
 use crate::exec::units::{n_windows, parse_shard, shard_windows, units};
 use crate::grid::{Cell, Grid};
 use crate::store::atomic::write_bytes_atomic;
-use crate::store::manifest::{GIT_COMMIT, Manifest, RUSTC, Resolved, VERSION, now_utc};
+use crate::store::manifest::{Manifest, Resolved, VERSION, now_utc};
 use crate::store::{self, chunk_path};
 use crate::text::human_secs;
 
@@ -59,30 +59,7 @@ pub(crate) fn run(args: &RunArgs) -> Result<()> {
     if let Some(what) = &prepared.grew {
         eprintln!("the grid grew ({what}): finished runs are reused by (cell_id, replicate)");
     }
-    let started = now_utc();
-    let mut manifest = Manifest {
-        results_format: crate::store::RESULTS_FORMAT,
-        initgrid_version: VERSION.into(),
-        git_commit: GIT_COMMIT.into(),
-        rustc: RUSTC.into(),
-        config_file: cfg.file.clone(),
-        config: cfg.source.clone(),
-        overrides: cfg.overrides.clone(),
-        config_hash: resolved.hash(),
-        resolved,
-        shard,
-        threads,
-        simd: crate::core::dispatch::simd_level().into(),
-        cells: grid.cells.len(),
-        runs: grid.n_runs(),
-        windows: nw,
-        started,
-        finished: None,
-        wall_seconds: 0.0,
-        runs_trained: 0,
-        counts: Default::default(),
-        checksums: Default::default(),
-    };
+    let mut manifest = Manifest::begin(&cfg, &grid, shard, threads, nw);
     let state = store::state_path(&dir, shard);
     write_bytes_atomic(&state, serde_json::to_string_pretty(&manifest)?.as_bytes())?;
 

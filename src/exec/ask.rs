@@ -42,7 +42,7 @@ use crate::error::Error;
 use crate::grid::Grid;
 use crate::params::PARAMS;
 use crate::store::atomic::write_bytes_atomic;
-use crate::store::manifest::{GIT_COMMIT, Manifest, RUSTC, Resolved, VERSION, now_utc};
+use crate::store::manifest::{Manifest, Resolved};
 use crate::store::runs::read_keys_frame;
 use crate::store::{self, chunk_path};
 
@@ -254,29 +254,7 @@ fn train(dir: &Path, cfg: &Config, grid: &Grid, threads: usize, progress: Progre
     let notices: Vec<String> = prepared.lock.notice().into_iter().collect();
     let mut damaged: Vec<(&'static str, Damaged)> = prepared.damaged.drain(..).map(|d| ("state file", d)).collect();
     let nw = n_windows(units(grid).len());
-    let manifest = Manifest {
-        results_format: store::RESULTS_FORMAT,
-        initgrid_version: VERSION.into(),
-        git_commit: GIT_COMMIT.into(),
-        rustc: RUSTC.into(),
-        config_file: cfg.file.clone(),
-        config: cfg.source.clone(),
-        overrides: cfg.overrides.clone(),
-        config_hash: resolved.hash(),
-        resolved,
-        shard: None,
-        threads,
-        simd: crate::core::dispatch::simd_level().into(),
-        cells: grid.cells.len(),
-        runs: grid.n_runs(),
-        windows: nw,
-        started: now_utc(),
-        finished: None,
-        wall_seconds: 0.0,
-        runs_trained: 0,
-        counts: Default::default(),
-        checksums: Default::default(),
-    };
+    let manifest = Manifest::begin(cfg, grid, None, threads, nw);
     write_bytes_atomic(&store::state_path(dir, None), serde_json::to_string_pretty(&manifest)?.as_bytes())?;
     let todo: Vec<usize> = (0..nw).collect();
     damaged.extend(heal_chunks(grid, dir, &todo)?.into_iter().map(|d| ("chunk", d)));

@@ -174,6 +174,35 @@ pub(crate) struct Manifest {
 }
 
 impl Manifest {
+    /// The manifest of a run of `grid` (from `cfg`) that starts now: what produced it, on
+    /// which machine and split, nothing finished yet.
+    pub(crate) fn begin(cfg: &Config, grid: &crate::grid::Grid, shard: Option<(u32, u32)>, threads: usize, windows: usize) -> Manifest {
+        let resolved = Resolved::of(cfg);
+        Manifest {
+            results_format: super::RESULTS_FORMAT,
+            initgrid_version: VERSION.into(),
+            git_commit: GIT_COMMIT.into(),
+            rustc: RUSTC.into(),
+            config_file: cfg.file.clone(),
+            config: cfg.source.clone(),
+            overrides: cfg.overrides.clone(),
+            config_hash: resolved.hash(),
+            resolved,
+            shard,
+            threads,
+            simd: crate::core::dispatch::simd_level().into(),
+            cells: grid.cells.len(),
+            runs: grid.n_runs(),
+            windows,
+            started: now_utc(),
+            finished: None,
+            wall_seconds: 0.0,
+            runs_trained: 0,
+            counts: Default::default(),
+            checksums: Default::default(),
+        }
+    }
+
     /// The manifest of a finished results directory (`DIR/manifest.json` and `DIR/runs.parquet`
     /// must exist); a directory without them is a usage error naming what to do.
     pub(crate) fn load_dir(dir: &Path) -> Result<Manifest> {

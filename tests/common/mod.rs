@@ -41,6 +41,21 @@ init_order = ["neuron", "layer"]
 lr = [0.5, 3.0]
 "#;
 
+/// 2400 runs in ~10 chunk windows: a few seconds in a debug build, long enough to interrupt a
+/// run or start a second process while the first trains.
+pub const MID: &str = r#"
+name = "mid"
+seeds = 400
+base_seed = 11
+[train]
+dataset = "five"
+max_epochs = 600
+[grid]
+layout = ["sigmoid-sigmoid", "relu-sigmoid", "relu-sigmoid-sigmoid"]
+init_order = ["neuron", "layer"]
+lr = [0.5, 0.9]
+"#;
+
 /// Runs a config to completion into `out`, asserting success.
 pub fn run_ok(cfg: &Path, out: &Path, extra: &[&str]) -> String {
     let o = bin()
