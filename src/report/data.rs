@@ -43,6 +43,7 @@ pub(crate) fn build_input(grid: &Grid, runs: &Outcomes, stats: &[CellStats], eff
                 counts: s.counts,
                 rate,
                 binding: s.budget_binding,
+                converged_by_seed: (0..grid.seeds).map(|r| runs.get(s.cell, r) == Some(Outcome::Converged)).collect(),
             }
         })
         .collect();

@@ -5,7 +5,9 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use super::charts::{clip, text_width};
-use super::{CellRow, ReportInput, esc, fmt_rate, order_levels, param, wilson};
+use super::{CellRow, ReportInput, esc, fmt_rate, order_levels, param};
+use crate::analysis::clustered::{ClusteredRate, SeedCount, clustered_rate};
+use crate::analysis::stats::CONFIDENCE;
 
 /// One heatmap panel: counts pooled over every factor that is not a row, column or facet.
 pub(super) struct Facet {
@@ -16,6 +18,11 @@ pub(super) struct Facet {
     pub cols: Vec<String>,
     /// Row-major (converged, n) per cell.
     pub counts: Vec<(u64, u64)>,
+    /// Row-major rate with its 95 % interval: plain Wilson for one grid cell, seed-clustered
+    /// (design-effect Wilson) when the entry pools several cells that share seeds.
+    pub rates: Vec<ClusteredRate>,
+    /// Row-major number of grid cells pooled into each entry.
+    pub pooled: Vec<usize>,
 }
 
 /// How the cells were split into panels, for the explanatory sentence.
@@ -96,6 +103,9 @@ pub(super) fn facets(input: &ReportInput) -> (Layout, Vec<Facet>, usize) {
     // facet key = mixed-radix index over facet levels
     let nfacets: usize = facet_levels.iter().map(Vec::len).product();
     let mut grid = vec![vec![(0u64, 0u64); rows.len() * cols.len()]; nfacets];
+    let seeds = input.cells.iter().map(|c| c.converged_by_seed.len()).max().unwrap_or(0);
+    let mut per_seed = vec![vec![vec![SeedCount::default(); seeds]; rows.len() * cols.len()]; nfacets];
+    let mut pooled = vec![vec![0usize; rows.len() * cols.len()]; nfacets];
     let mut present = vec![false; nfacets];
     for c in &input.cells {
         let mut key = 0;
@@ -108,10 +118,15 @@ pub(super) fn facets(input: &ReportInput) -> (Layout, Vec<Facet>, usize) {
         let slot = &mut grid[key][r * cols.len() + k];
         slot.0 += c.counts[0];
         slot.1 += c.n;
+        pooled[key][r * cols.len() + k] += 1;
+        for (sc, &conv) in per_seed[key][r * cols.len() + k].iter_mut().zip(&c.converged_by_seed) {
+            sc.m += 1;
+            sc.k += conv as u64;
+        }
     }
     let mut out = vec![];
     let mut total = 0;
-    for (key, counts) in grid.into_iter().enumerate() {
+    for ((key, counts), (per_seed, pooled)) in grid.into_iter().enumerate().zip(per_seed.into_iter().zip(pooled)) {
         if !present[key] {
             continue; // combination absent from the grid
         }
@@ -138,6 +153,8 @@ pub(super) fn facets(input: &ReportInput) -> (Layout, Vec<Facet>, usize) {
             rows: rows.clone(),
             cols: cols.clone(),
             counts,
+            rates: per_seed.iter().map(|p| clustered_rate(p, CONFIDENCE)).collect(),
+            pooled,
         });
     }
     (lay, out, total)
@@ -255,7 +272,8 @@ pub(super) fn svg(f: &Facet) -> String {
     }
     for (i, r) in f.rows.iter().enumerate() {
         for (j, c) in f.cols.iter().enumerate() {
-            let (k, n) = f.counts.get(i * f.cols.len() + j).copied().unwrap_or((0, 0));
+            let at = i * f.cols.len() + j;
+            let (k, n) = f.counts.get(at).copied().unwrap_or((0, 0));
             let (x, y) = (left + cw * j as f64, top + ch * i as f64);
             let mut tip = String::new();
             if !f.row_name.is_empty() {
@@ -271,14 +289,22 @@ pub(super) fn svg(f: &Facet) -> String {
                 tip.push_str("\nno runs");
                 ("#eeeeee".to_string(), "—".to_string(), "#777")
             } else {
-                let (p, lo, hi) = wilson(k, n);
+                let x = &f.rates[at];
+                let p = k as f64 / n as f64;
                 let _ = write!(
                     tip,
                     "\nconverged {k} of n = {n}: {} [95% CI {}, {}]",
                     fmt_rate(p),
-                    fmt_rate(lo),
-                    fmt_rate(hi)
+                    fmt_rate(x.lo),
+                    fmt_rate(x.hi)
                 );
+                if f.pooled[at] > 1 {
+                    let _ = write!(
+                        tip,
+                        "\n{} seeds × {} cells: the interval counts seeds, not runs (seed-clustered)",
+                        x.seeds, f.pooled[at]
+                    );
+                }
                 let col = viridis(p);
                 (hex(col), format!("{p:.2}"), ink_on(col))
             };

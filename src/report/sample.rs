@@ -73,6 +73,7 @@ pub fn sample_input() -> ReportInput {
                             counts: k,
                             rate,
                             binding: li == 0,
+                            converged_by_seed: (0..seeds).map(|r| r < k[0]).collect(),
                         });
                     }
                 }

@@ -145,6 +145,7 @@ fn degenerate_inputs_do_not_panic() {
             [(1.0, 0.9, 1.0), (0.0, 0.0, 0.1), (0.0, 0.0, 0.1), (0.0, 0.0, 0.1)]
         },
         binding: n > 0,
+        converged_by_seed: vec![true; n as usize],
     };
     let input = ReportInput {
         title: String::new(),
@@ -268,4 +269,31 @@ fn write_sample_report() {
     if let Some(path) = std::env::var_os("INITGRID_REPORT_SAMPLE") {
         std::fs::write(path, render(&sample_input())).expect("write sample report");
     }
+}
+
+/// A heatmap entry pooling several cells counts seeds: in the sample every cell's first k
+/// seeds converge, so the pooled cells are perfectly correlated by seed and the interval is
+/// wider than plain Wilson on cells × seeds; a single-cell entry is plain Wilson.
+#[test]
+fn pooled_heatmap_intervals_count_seeds_not_runs() {
+    let input = sample_input();
+    let (_, facets, _) = heatmap::facets(&input);
+    let mut checked = (0, 0);
+    for f in &facets {
+        for ((&(k, n), r), &cells) in f.counts.iter().zip(&f.rates).zip(&f.pooled) {
+            if n == 0 || k == 0 || k == n {
+                continue;
+            }
+            let plain = crate::analysis::stats::wilson(k, n, crate::analysis::stats::CONFIDENCE);
+            assert_eq!((r.k, r.n), (k, n));
+            if cells > 1 {
+                assert!(r.hi - r.lo > plain.hi - plain.lo, "pooled entry not widened: {r:?} vs {plain:?}");
+                checked.0 += 1;
+            } else {
+                assert!((r.lo - plain.lo).abs() < 1e-12 && (r.hi - plain.hi).abs() < 1e-12);
+                checked.1 += 1;
+            }
+        }
+    }
+    assert!(checked.0 > 0, "the sample has no pooled heatmap entry");
 }
