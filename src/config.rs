@@ -17,6 +17,16 @@
 //! points = [[0.0, 0], [0.5, 1]]
 //! ```
 //!
+//! or, instead of `seeds`, seeds chosen per cell by an anytime-valid stopping rule:
+//!
+//! ```toml
+//! [adaptive]
+//! precision = 0.02      # stop a cell when its 95 % confidence sequence is within ±0.02
+//! max_seeds = 6400      # … or at this many seeds
+//! min_seeds = 100       # first stage (then doubling); default min(100, max_seeds)
+//! outcome = "converged" # the rate to pin down: converged, diverged, dead, stalled, failed
+//! ```
+//!
 //! Every error names the key, the line in the file and the fix.
 
 use std::collections::BTreeMap;
@@ -77,6 +87,8 @@ pub(crate) struct Config {
     /// Common random numbers: replicate r has the same seed in every cell (the default, which
     /// paired comparisons need); `false` gives every cell its own independent seeds.
     pub paired_seeds: bool,
+    /// `[adaptive]`: seeds per cell chosen by a stopping rule (`seeds` is then `max_seeds`).
+    pub adaptive: Option<Adaptive>,
     /// Every parameter's fixed value (`[train]` or default), `None` for varied ones.
     pub fixed: Vec<Option<Value>>,
     /// Varied parameters with their levels, in the order of the `[grid]` table.
@@ -87,6 +99,134 @@ pub(crate) struct Config {
     /// Command-line overrides applied on top of the file (`key=value`, `key=a,b` for an axis),
     /// in the order given ([`Config::with_overrides`]).
     pub overrides: Vec<String>,
+}
+
+/// The `[adaptive]` table: every cell trains seeds in stages (min_seeds, then doubling, up to
+/// max_seeds) and stops as soon as its anytime-valid 95 % confidence sequence for `outcome`
+/// is within ±precision of its rate.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Adaptive {
+    pub precision: f64,
+    pub min_seeds: u32,
+    pub max_seeds: u32,
+    /// converged, diverged, dead, stalled or failed (= not converged).
+    pub outcome: String,
+}
+
+const ADAPTIVE_KEYS: [&str; 4] = ["precision", "max_seeds", "min_seeds", "outcome"];
+const ADAPTIVE_OUTCOMES: [&str; 5] = ["converged", "diverged", "dead", "stalled", "failed"];
+const ADAPTIVE_EXAMPLE: &str = "[adaptive]\nprecision = 0.02\nmax_seeds = 6400";
+
+impl Adaptive {
+    /// Parses and checks the `[adaptive]` table.
+    fn parse(ctx: &Ctx, span: &Range<usize>, v: &DeValue) -> Result<Adaptive, ConfigError> {
+        let DeValue::Table(t) = v else {
+            return Err(ctx.err(
+                Some(span),
+                "adaptive",
+                format!("expected a table, found {}", type_name(v)),
+                ADAPTIVE_EXAMPLE,
+            ));
+        };
+        for (k, _) in t.iter() {
+            if !ADAPTIVE_KEYS.contains(&k.get_ref().as_ref()) {
+                return Err(unknown_key(ctx, &k.span(), "adaptive", k.get_ref(), &ADAPTIVE_KEYS));
+            }
+        }
+        let get = |name: &str| t.iter().find(|(k, _)| k.get_ref().as_ref() == name).map(|(_, v)| v);
+        let int = |name: &str, example: &str| -> Result<Option<u32>, ConfigError> {
+            let Some(v) = get(name) else { return Ok(None) };
+            match de_int(v.get_ref()) {
+                Some(x) if x >= 1 && x <= u32::MAX as i128 => Ok(Some(x as u32)),
+                Some(x) => Err(ctx.err(
+                    Some(&v.span()),
+                    &format!("adaptive.{name}"),
+                    format!("{name} = {x}: need at least 1"),
+                    example,
+                )),
+                None => Err(ctx.err(
+                    Some(&v.span()),
+                    &format!("adaptive.{name}"),
+                    format!("expected an integer, found {}", type_name(v.get_ref())),
+                    example,
+                )),
+            }
+        };
+        let precision = match get("precision") {
+            None => {
+                return Err(ctx.err(
+                    Some(span),
+                    "adaptive.precision",
+                    "missing `precision`",
+                    "precision = 0.02 (stop at ±2 points)",
+                ));
+            }
+            Some(v) => match de_float(v.get_ref()) {
+                Some(p) if p > 0.0 && p < 0.5 => p,
+                Some(p) => {
+                    return Err(ctx.err(
+                        Some(&v.span()),
+                        "adaptive.precision",
+                        format!("precision = {p}: the half-width must be between 0 and 0.5"),
+                        "precision = 0.02 (stop at ±2 points)",
+                    ));
+                }
+                None => {
+                    return Err(ctx.err(
+                        Some(&v.span()),
+                        "adaptive.precision",
+                        format!("expected a number, found {}", type_name(v.get_ref())),
+                        "precision = 0.02",
+                    ));
+                }
+            },
+        };
+        let Some(max_seeds) = int("max_seeds", "max_seeds = 6400")? else {
+            return Err(ctx.err(
+                Some(span),
+                "adaptive.max_seeds",
+                "missing `max_seeds`",
+                "max_seeds = 6400 (the most seeds any cell trains)",
+            ));
+        };
+        let min_seeds = int("min_seeds", "min_seeds = 100")?.unwrap_or(max_seeds.min(100));
+        if min_seeds > max_seeds {
+            let v = get("min_seeds").expect("given: the default never exceeds max_seeds");
+            return Err(ctx.err(
+                Some(&v.span()),
+                "adaptive.min_seeds",
+                format!("min_seeds = {min_seeds} exceeds max_seeds = {max_seeds}"),
+                "make min_seeds ≤ max_seeds",
+            ));
+        }
+        let outcome = match get("outcome") {
+            None => "converged".to_string(),
+            Some(v) => match v.get_ref() {
+                DeValue::String(o) if ADAPTIVE_OUTCOMES.contains(&o.as_ref()) => o.to_string(),
+                other => {
+                    return Err(ctx.err(
+                        Some(&v.span()),
+                        "adaptive.outcome",
+                        format!("expected one of {}, found {}", ADAPTIVE_OUTCOMES.join(", "), show(other)),
+                        "outcome = \"converged\"",
+                    ));
+                }
+            },
+        };
+        Ok(Adaptive {
+            precision,
+            min_seeds,
+            max_seeds,
+            outcome,
+        })
+    }
+}
+
+fn show(v: &DeValue) -> String {
+    match v {
+        DeValue::String(s) => format!("\"{s}\""),
+        other => type_name(other).to_string(),
+    }
 }
 
 struct Ctx<'a> {
@@ -125,7 +265,17 @@ fn unknown_key(ctx: &Ctx, span: &Range<usize>, section: &str, key: &str, valid: 
     ctx.err(Some(span), &full, format!("unknown key `{key}`"), fix)
 }
 
-const TOP_KEYS: [&str; 8] = ["name", "seeds", "base_seed", "paired_seeds", "train", "grid", "exclude", "datasets"];
+const TOP_KEYS: [&str; 9] = [
+    "name",
+    "seeds",
+    "base_seed",
+    "paired_seeds",
+    "adaptive",
+    "train",
+    "grid",
+    "exclude",
+    "datasets",
+];
 
 impl Config {
     /// Reads and validates a config file.
@@ -206,8 +356,21 @@ impl Config {
                 ));
             }
         };
-        let seeds = match get("seeds") {
-            Some((_, v)) => match de_int(v.get_ref()) {
+        let adaptive = match get("adaptive") {
+            Some((k, v)) => Some(Adaptive::parse(&ctx, &k, v.get_ref())?),
+            None => None,
+        };
+        let seeds = match (get("seeds"), &adaptive) {
+            (Some((_, v)), Some(_)) => {
+                return Err(ctx.err(
+                    Some(&v.span()),
+                    "seeds",
+                    "`seeds` and [adaptive] both choose the seeds per cell",
+                    "remove `seeds`: [adaptive] max_seeds bounds them (or remove [adaptive] for a fixed count)",
+                ));
+            }
+            (None, Some(a)) => a.max_seeds,
+            (Some((_, v)), None) => match de_int(v.get_ref()) {
                 Some(s) if s >= 1 && s <= u32::MAX as i128 => s as u32,
                 Some(s) => {
                     return Err(ctx.err(
@@ -226,7 +389,14 @@ impl Config {
                     ));
                 }
             },
-            None => return Err(ctx.err(None, "seeds", "missing `seeds`", "add seeds = 500 (replicates per cell) at the top")),
+            (None, None) => {
+                return Err(ctx.err(
+                    None,
+                    "seeds",
+                    "missing `seeds`",
+                    "add seeds = 500 (replicates per cell) at the top, or an [adaptive] table",
+                ));
+            }
         };
         let base_seed = match get("base_seed") {
             Some((_, v)) => match de_int(v.get_ref()) {
@@ -492,6 +662,7 @@ impl Config {
             seeds,
             base_seed,
             paired_seeds,
+            adaptive,
             fixed,
             axes,
             excludes,
@@ -633,6 +804,12 @@ impl Config {
                     }
                     other => return Err((format!("expected a string, found {}", type_name(other)), fix())),
                 },
+                "seeds" if self.adaptive.is_some() => {
+                    return Err((
+                        "the config has an [adaptive] table, which chooses the seeds per cell".into(),
+                        "leave `seeds` out (edit [adaptive] max_seeds in the config to change the cap)".into(),
+                    ));
+                }
                 "seeds" => match de_int(v) {
                     Some(s) if s >= 1 && s <= u32::MAX as i128 => self.seeds = s as u32,
                     Some(s) => return Err((format!("seeds = {s}: need at least one replicate per cell"), fix())),

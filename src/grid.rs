@@ -72,6 +72,8 @@ pub(crate) struct Grid {
     pub base_seed: u64,
     /// Common random numbers across cells (see [`Grid::seed`]).
     pub paired_seeds: bool,
+    /// `[adaptive]`: cells stop at their own seed counts (`seeds` is then the cap, max_seeds).
+    pub adaptive: Option<crate::config::Adaptive>,
     /// Indices (into PARAMS) of the varied parameters, in grid order.
     pub varied: Vec<usize>,
     /// The config's inline data sets (to parse values that name them).
@@ -130,12 +132,13 @@ impl Grid {
             seeds: cfg.seeds,
             base_seed: cfg.base_seed,
             paired_seeds: cfg.paired_seeds,
+            adaptive: cfg.adaptive.clone(),
             varied,
             datasets: cfg.datasets.clone(),
         })
     }
 
-    /// Total number of runs.
+    /// Total number of runs (for an adaptive grid: the most it can have, every cell at max_seeds).
     pub(crate) fn n_runs(&self) -> u64 {
         self.cells.len() as u64 * self.seeds as u64
     }

@@ -9,7 +9,8 @@ use anyhow::{Result, bail};
 use polars::prelude::*;
 
 use super::clustered::{ClusteredRate, SeedCount, clustered_rate};
-use super::stats::{CONFIDENCE, wilson};
+use super::confseq::{BetaPrior, cs_interval, cs_precise_enough};
+use super::stats::{CONFIDENCE, Interval, wilson};
 use crate::core::{Mechanism, Outcome};
 use crate::grid::Grid;
 use crate::params::PARAMS;
@@ -43,7 +44,32 @@ pub(crate) struct CellStats {
     pub converged_late: u64,
 }
 
-/// `cells.parquet`: parameters, cell_id, n, counts, rates with Wilson 95 % intervals, epochs.
+/// A cell's 95 % interval for `k` of `n`: Wilson's for a fixed seed count; for an adaptive
+/// grid, whose cells stopped when their data looked precise enough, the anytime-valid
+/// confidence sequence (a fixed-n interval loses its coverage under such optional stopping).
+pub(crate) fn cell_interval(grid: &Grid, k: u64, n: u64) -> Interval {
+    if grid.adaptive.is_some() {
+        cs_interval(k, n, CONFIDENCE)
+    } else {
+        wilson(k, n, CONFIDENCE)
+    }
+}
+
+/// Why an adaptive grid's cell stopped: `precision` (its confidence sequence for the rule's
+/// outcome is within ±precision) or `max_seeds`.
+pub(crate) fn stopped_by(grid: &Grid, s: &CellStats) -> Option<&'static str> {
+    let a = grid.adaptive.as_ref()?;
+    let set = super::select::outcome_set(&a.outcome).ok()?;
+    let k: u64 = (0..4).filter(|&o| set[o]).map(|o| s.counts[o]).sum();
+    Some(if cs_precise_enough(k, s.n, CONFIDENCE, BetaPrior::JEFFREYS, a.precision) {
+        "precision"
+    } else {
+        "max_seeds"
+    })
+}
+
+/// `cells.parquet`: parameters, cell_id, n, counts, rates with 95 % intervals ([`cell_interval`]),
+/// epochs; for an adaptive grid also `stopped_by`.
 pub(crate) fn cells_frame(grid: &Grid, stats: &[CellStats]) -> PolarsResult<DataFrame> {
     let mut cols: Vec<Column> = Vec::new();
     for (i, p) in PARAMS.iter().enumerate() {
@@ -58,7 +84,7 @@ pub(crate) fn cells_frame(grid: &Grid, stats: &[CellStats]) -> PolarsResult<Data
         cols.push(Column::new(o.name().into(), stats.iter().map(|s| s.counts[k]).collect::<Vec<_>>()));
     }
     for (k, o) in Outcome::ALL.iter().enumerate() {
-        let ci: Vec<_> = stats.iter().map(|s| wilson(s.counts[k], s.n, CONFIDENCE)).collect();
+        let ci: Vec<_> = stats.iter().map(|s| cell_interval(grid, s.counts[k], s.n)).collect();
         cols.push(Column::new(
             format!("p_{}", o.name()).into(),
             stats.iter().map(|s| s.counts[k] as f64 / s.n as f64).collect::<Vec<_>>(),
@@ -98,6 +124,12 @@ pub(crate) fn cells_frame(grid: &Grid, stats: &[CellStats]) -> PolarsResult<Data
         "epochs_p90_converged".into(),
         stats.iter().map(|s| s.epochs_p90).collect::<Vec<_>>(),
     ));
+    if grid.adaptive.is_some() {
+        cols.push(Column::new(
+            "stopped_by".into(),
+            stats.iter().map(|s| stopped_by(grid, s)).collect::<Vec<_>>(),
+        ));
+    }
     DataFrame::new(stats.len(), cols)
 }
 
@@ -192,6 +224,8 @@ pub(crate) struct Outcomes {
     /// The grid's cells share seeds (common random numbers); when false every run is
     /// independent and pooled rates need no clustering.
     pub paired: bool,
+    /// An adaptive grid's: a single cell's interval is its confidence sequence.
+    pub anytime: bool,
     /// `Outcome as u8`, or `MISSING`.
     pub code: Vec<u8>,
     pub epochs: Vec<u32>,
@@ -210,6 +244,7 @@ impl Outcomes {
         Outcomes {
             seeds: grid.seeds,
             paired: grid.paired_seeds,
+            anytime: grid.adaptive.is_some(),
             code: vec![Self::MISSING; n],
             epochs: vec![0; n],
             mech: vec![Self::MISSING; n],
@@ -331,6 +366,23 @@ impl Outcomes {
     /// runs but S independent units. The interval is Wilson's with the design-effect-adjusted
     /// sample size ([`clustered_rate`]); for a single cell it is exactly plain Wilson.
     pub(crate) fn pooled_rate(&self, cells: &[usize], set: [bool; 4]) -> ClusteredRate {
+        if self.anytime && cells.len() == 1 {
+            // One cell of an adaptive grid: its seed count was chosen by its own data, so its
+            // interval is the anytime-valid confidence sequence ([`cell_interval`]).
+            let runs: Vec<Outcome> = (0..self.seeds).filter_map(|r| self.get(cells[0], r)).collect();
+            let k = runs.iter().filter(|o| set[**o as usize]).count() as u64;
+            let n = runs.len() as u64;
+            let ci = cs_interval(k, n, CONFIDENCE);
+            return ClusteredRate {
+                rate: if n == 0 { f64::NAN } else { k as f64 / n as f64 },
+                lo: ci.lo,
+                hi: ci.hi,
+                k,
+                n,
+                seeds: n,
+                deff: 1.0,
+            };
+        }
         if !self.paired {
             // Independent seeds in every cell (`paired_seeds = false`): every run is its own unit.
             let per: Vec<SeedCount> = cells

@@ -1,16 +1,17 @@
 //! `merge OUT DIR…`: shard parts → one result, identical to a single-machine run.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 
 use super::{damaged_line, print_closing};
 use crate::cli::MergeArgs;
 use crate::error::{Error, usage};
+use crate::exec::adaptive::Walker;
 use crate::exec::finalize::finalize;
 use crate::exec::heal::{ChunkChecker, load_states, set_aside};
-use crate::exec::units::{n_windows, units};
+use crate::exec::units::Partition;
 use crate::grid::Grid;
 use crate::store::lock::{DIR_LOCK, DirLock, shard_lock_name};
 use crate::store::manifest::{GIT_COMMIT, Manifest, RUSTC, VERSION, now_utc};
@@ -101,25 +102,20 @@ pub(crate) fn merge(a: &MergeArgs) -> Result<()> {
     }
     let cfg = first.config()?;
     let grid = Grid::build(&cfg)?;
-    let nw = n_windows(units(&grid).len());
+    let part = Partition::of(&grid);
+    let nw = part.n_windows();
     let checker = ChunkChecker::new(&grid)?;
-    let mut chunks = Vec::with_capacity(nw);
+    let shard_dir = |w: usize| -> (u32, &PathBuf) {
+        let k = part.shard_of(w, n);
+        (k, &seen[&k][0])
+    };
+    // Every part is checked before it is merged; a damaged one is set aside in its shard's
+    // directory, so rerunning that shard retrains exactly its runs.
     let mut damaged = Vec::new();
-    for w in 0..nw {
-        let k = (w % n as usize) as u32;
-        let dir = &seen[&k][0];
-        let p = chunk_path(dir, w);
-        if !p.exists() {
-            return usage(format!(
-                "shard {k}/{n} in {} lacks its chunk {}: rerun that shard",
-                dir.display(),
-                p.display()
-            ));
-        }
-        // Every part is checked before it is merged; a damaged one is set aside in its shard's
-        // directory, so rerunning that shard retrains exactly its runs.
-        if let Err(why) = checker.check(w, &p)? {
-            let d = set_aside(dir, &p, why, Some(checker.runs_in(w)))?;
+    let mut sound = |w: usize, p: &Path| -> Result<bool> {
+        let (k, dir) = shard_dir(w);
+        if let Err(why) = checker.check(w, p)? {
+            let d = set_aside(dir, p, why, Some(checker.runs_in(w)))?;
             damaged.push(format!(
                 "{} — it held {} runs of shard {k}/{n}: rerun that shard (initgrid --config {} --shard {k}/{n} --out {} retrains only the missing runs), then merge again",
                 damaged_line("shard part", &d),
@@ -127,9 +123,41 @@ pub(crate) fn merge(a: &MergeArgs) -> Result<()> {
                 first.config_file,
                 dir.display()
             ));
+            return Ok(false);
         }
-        chunks.push(p);
-    }
+        Ok(true)
+    };
+    let lacks = |w: usize| {
+        let (k, dir) = shard_dir(w);
+        usage::<()>(format!(
+            "shard {k}/{n} in {} lacks its chunk {}: rerun that shard",
+            dir.display(),
+            chunk_path(dir, w).display()
+        ))
+    };
+    let (windows, expected_runs) = match &grid.adaptive {
+        None => {
+            for w in 0..nw {
+                let p = chunk_path(shard_dir(w).1, w);
+                if !p.exists() {
+                    lacks(w)?;
+                }
+                sound(w, &p)?;
+            }
+            ((0..nw).collect::<Vec<_>>(), grid.n_runs())
+        }
+        // Each cell's stages are followed over its shard's chunks, as the shard did.
+        Some(_) => {
+            let cells: Vec<usize> = (0..grid.cells.len()).collect();
+            let walk = Walker::new(&grid)?.walk(&cells, |w| chunk_path(shard_dir(w).1, w), &mut sound)?;
+            if let (Some(&w), true) = (walk.missing.first(), damaged.is_empty()) {
+                lacks(w)?;
+            }
+            let runs = walk.runs();
+            (walk.windows, runs)
+        }
+    };
+    let chunks: Vec<PathBuf> = windows.iter().map(|&w| chunk_path(shard_dir(w).1, w)).collect();
     if !damaged.is_empty() {
         return Err(Error::Mismatch(format!("nothing merged: {}", damaged.join("\n"))).into());
     }
@@ -151,7 +179,7 @@ pub(crate) fn merge(a: &MergeArgs) -> Result<()> {
         windows: nw,
         ..first.clone()
     };
-    let done = finalize(&a.out, &grid, &chunks, manifest)?;
+    let done = finalize(&a.out, &grid, &chunks, expected_runs, manifest)?;
     print_closing(&a.out, &grid, &done, a.quiet);
     if !a.quiet {
         eprintln!("merged {n} shards into {}", a.out.display());

@@ -56,12 +56,15 @@ pub(crate) fn print_closing(dir: &Path, grid: &Grid, done: &Finalized, quiet: bo
     let rate = m.runs_trained as f64 / m.wall_seconds.max(1e-9);
     eprintln!(
         "\n{} runs ({} trained now) in {:.1}s — {:.0} runs/s",
-        grid.n_runs(),
+        m.counts.values().sum::<u64>(),
         m.runs_trained,
         m.wall_seconds,
         rate
     );
     eprintln!("{}", closing_table(grid, &done.outcomes));
+    if let Some(line) = adaptive_line(grid, &done.outcomes) {
+        eprintln!("{line}");
+    }
     eprintln!(
         "wrote {}/{{runs,cells,effects,curves}}.parquet, manifest.json{}",
         dir.display(),
@@ -71,6 +74,35 @@ pub(crate) fn print_closing(dir: &Path, grid: &Grid, done: &Finalized, quiet: bo
         "next: initgrid summary {0} --by layout,lr   |   initgrid compare {0} --factor <name>",
         dir.display()
     );
+}
+
+/// How an adaptive grid's cells stopped, in one line (`None` for a fixed seed count).
+fn adaptive_line(grid: &Grid, outcomes: &crate::analysis::tables::Outcomes) -> Option<String> {
+    let a = grid.adaptive.as_ref()?;
+    let states = match crate::exec::adaptive::expected_seeds(grid, outcomes) {
+        Ok(s) => s,
+        Err((c, why)) => return Some(format!("warning: adaptive cell {} {why}", grid.cells[c].id)),
+    };
+    let precise = states
+        .iter()
+        .filter(|s| s.stop == Some(crate::exec::adaptive::Stop::Precise))
+        .count();
+    let mut n: Vec<u32> = states.iter().map(|s| s.n).collect();
+    n.sort_unstable();
+    let total: u64 = n.iter().map(|&x| x as u64).sum();
+    Some(format!(
+        "adaptive: {precise} of {} cells reached ±{} on {} (seeds per cell {}–{}, median {}); {} stopped at max_seeds {}; {total} runs where a fixed max_seeds would train {} ({:.0} % saved). Intervals of single cells are anytime-valid confidence sequences.",
+        states.len(),
+        a.precision,
+        a.outcome,
+        n[0],
+        n[n.len() - 1],
+        n[n.len() / 2],
+        states.len() - precise,
+        a.max_seeds,
+        grid.n_runs(),
+        100.0 * (1.0 - total as f64 / grid.n_runs() as f64)
+    ))
 }
 
 /// First Ctrl-C / SIGTERM: stop taking new runs and flush. Second: exit at once (files are

@@ -9,13 +9,14 @@ use super::{damaged_line, install_interrupt_handler, print_closing};
 use crate::cli::RunArgs;
 use crate::config::Config;
 use crate::error::{Error, usage};
+use crate::exec::adaptive::{Walker, shard_cells};
 use crate::exec::finalize::finalize;
 use crate::exec::heal::heal_chunks;
 use crate::exec::prepare::prepare_dir;
 use crate::exec::resolve_threads;
 use crate::exec::reuse::load_reuse;
-use crate::exec::runner::{ProgressMode, run_windows};
-use crate::exec::units::{n_windows, parse_shard, shard_windows, units};
+use crate::exec::runner::{ProgressMode, RunStats, run_windows};
+use crate::exec::units::{Partition, parse_shard};
 use crate::grid::{Cell, Grid};
 use crate::store::atomic::write_bytes_atomic;
 use crate::store::manifest::{Manifest, Resolved, VERSION, now_utc};
@@ -39,10 +40,10 @@ pub(crate) fn run(args: &RunArgs) -> Result<()> {
         .transpose()
         .map_err(|e| Error::Usage(format!("{e:#}")))?;
     let dir = args.out.clone().unwrap_or_else(|| PathBuf::from("results").join(&cfg.name));
-    let all_units = units(&grid);
-    let nw = n_windows(all_units.len());
+    let part = Partition::of(&grid);
+    let nw = part.n_windows();
     if args.dry_run {
-        return dry_run(&cfg, &grid, threads, shard, nw);
+        return dry_run(&cfg, &grid, threads, shard, &part);
     }
     let resolved = Resolved::of(&cfg);
     // Held until this function returns: one writer per directory (or shard).
@@ -64,18 +65,26 @@ pub(crate) fn run(args: &RunArgs) -> Result<()> {
     write_bytes_atomic(&state, serde_json::to_string_pretty(&manifest)?.as_bytes())?;
 
     let stop = install_interrupt_handler();
-    let todo = shard_windows(nw, shard);
+    let todo = part.shard_windows(shard);
     let progress = if args.quiet { ProgressMode::Quiet } else { ProgressMode::Auto };
     if !args.quiet {
-        let what = match shard {
-            Some((k, n)) => format!("shard {k}/{n}: {} of {nw} windows", todo.len()),
-            None => format!("{} runs", grid.n_runs()),
+        let what = match (shard, &grid.adaptive) {
+            (Some((k, n)), None) => format!(", shard {k}/{n}: {} of {nw} windows", todo.len()),
+            (Some((k, n)), Some(_)) => format!(", shard {k}/{n}: {} cells", shard_cells(&grid, shard).len()),
+            (None, None) => format!(", {} runs", grid.n_runs()),
+            (None, Some(_)) => String::new(),
+        };
+        let seeds = match &grid.adaptive {
+            Some(a) => format!(
+                "up to {} seeds (adaptive: each cell stops when its {} rate is known to ±{})",
+                a.max_seeds, a.outcome, a.precision
+            ),
+            None => format!("{} seeds", grid.seeds),
         };
         eprintln!(
-            "initgrid {VERSION}: {} — {} cells × {} seeds, {what}, {threads} threads ({} kernel) → {}",
+            "initgrid {VERSION}: {} — {} cells × {seeds}{what}, {threads} threads ({} kernel) → {}",
             cfg.name,
             grid.cells.len(),
-            grid.seeds,
             crate::core::dispatch::simd_level(),
             dir.display()
         );
@@ -90,16 +99,45 @@ pub(crate) fn run(args: &RunArgs) -> Result<()> {
     for d in &damaged_reuse {
         eprintln!("{}; its runs will be trained again", damaged_line("chunk of the earlier grid", d));
     }
-    let stats = run_windows(
-        &grid,
-        &dir,
-        &todo,
-        threads,
-        progress,
-        stop.clone(),
-        (!reuse.is_empty()).then_some(&reuse),
-    )?;
-    if !reuse.is_empty() && !args.quiet {
+    let reuse = (!reuse.is_empty()).then_some(&reuse);
+    let (stats, chunks, expected_runs) = match &grid.adaptive {
+        None => {
+            let stats = run_windows(&grid, &dir, &todo, threads, progress, stop.clone(), reuse)?;
+            let chunks: Vec<PathBuf> = (0..nw).map(|w| chunk_path(&dir, w)).collect();
+            (stats, chunks, grid.n_runs())
+        }
+        // Stage by stage: train the next stage of every open cell, then let each cell's
+        // confidence sequence decide whether it stops (the chunks were checked above).
+        Some(_) => {
+            let cells = shard_cells(&grid, shard);
+            let mut walker = Walker::new(&grid)?;
+            let mut stats = RunStats::default();
+            let mut first = true;
+            loop {
+                let walk = walker.walk(&cells, |w| chunk_path(&dir, w), |_, _| Ok(true))?;
+                if first {
+                    stats.runs_skipped = walk.runs();
+                    first = false;
+                }
+                if walk.missing.is_empty() || stats.interrupted {
+                    let chunks = walk.windows.iter().map(|&w| chunk_path(&dir, w)).collect();
+                    break (stats, chunks, walk.runs());
+                }
+                if !args.quiet {
+                    let runs: u64 = walk.missing.iter().map(|&w| part.runs_in(w)).sum();
+                    eprintln!(
+                        "stage: {} of {} cells still open ({} settled), training {runs} more runs",
+                        walk.missing.len(),
+                        cells.len(),
+                        cells.len() - walk.missing.len()
+                    );
+                }
+                let s = run_windows(&grid, &dir, &walk.missing, threads, progress, stop.clone(), reuse)?;
+                stats.add(&s);
+            }
+        }
+    };
+    if reuse.is_some() && !args.quiet {
         let reused = stats.runs_done.saturating_sub(stats.runs_trained);
         eprintln!("grown grid: {reused} finished runs reused, {} trained", stats.runs_trained);
     }
@@ -136,8 +174,7 @@ pub(crate) fn run(args: &RunArgs) -> Result<()> {
         }
         return Ok(());
     }
-    let chunks: Vec<PathBuf> = (0..nw).map(|w| chunk_path(&dir, w)).collect();
-    let done = finalize(&dir, &grid, &chunks, manifest).with_context(|| {
+    let done = finalize(&dir, &grid, &chunks, expected_runs, manifest).with_context(|| {
         format!(
             "assembling the final tables failed; the finished chunks stay in {}/chunks — free space or fix the cause, then run the same command again (it checks every chunk, retrains only damaged or missing ones, and rebuilds the tables)",
             dir.display()
@@ -158,15 +195,33 @@ pub(crate) fn run(args: &RunArgs) -> Result<()> {
     Ok(())
 }
 
-fn dry_run(cfg: &Config, grid: &Grid, threads: usize, shard: Option<(u32, u32)>, nw: usize) -> Result<()> {
-    println!(
-        "{}: {} cells × {} seeds = {} runs ({} chunk windows)",
-        cfg.name,
-        grid.cells.len(),
-        grid.seeds,
-        grid.n_runs(),
-        nw
-    );
+fn dry_run(cfg: &Config, grid: &Grid, threads: usize, shard: Option<(u32, u32)>, part: &Partition) -> Result<()> {
+    let nw = part.n_windows();
+    match &grid.adaptive {
+        None => println!(
+            "{}: {} cells × {} seeds = {} runs ({} chunk windows)",
+            cfg.name,
+            grid.cells.len(),
+            grid.seeds,
+            grid.n_runs(),
+            nw
+        ),
+        Some(a) => println!(
+            "{}: {} cells × {}…{} seeds (adaptive: a cell stops when its 95% confidence sequence for {} is within ±{}, stages of {}), at most {} runs",
+            cfg.name,
+            grid.cells.len(),
+            a.min_seeds.min(a.max_seeds),
+            a.max_seeds,
+            a.outcome,
+            a.precision,
+            crate::exec::units::stage_bounds(a.min_seeds, a.max_seeds)[1..]
+                .iter()
+                .map(|b| b.to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+            grid.n_runs()
+        ),
+    }
     let varied = &grid.varied;
     for c in grid.cells.iter().take(200) {
         println!("  {:>4}  {}  {}", c.index, c.id, c.describe(varied));
@@ -175,7 +230,10 @@ fn dry_run(cfg: &Config, grid: &Grid, threads: usize, shard: Option<(u32, u32)>,
         println!("  … {} more", grid.cells.len() - 200);
     }
     if let Some((k, n)) = shard {
-        println!("shard {k}/{n}: {} of {nw} windows", shard_windows(nw, shard).len());
+        match &grid.adaptive {
+            None => println!("shard {k}/{n}: {} of {nw} windows", part.shard_windows(shard).len()),
+            Some(_) => println!("shard {k}/{n}: {} of {} cells", shard_cells(grid, shard).len(), grid.cells.len()),
+        }
     }
     // Estimate: time one full lane group of replicates in up to 24 cells spread over the grid.
     let step = (grid.cells.len() / 24).max(1);
@@ -190,8 +248,13 @@ fn dry_run(cfg: &Config, grid: &Grid, threads: usize, shard: Option<(u32, u32)>,
     let per_run = t0.elapsed().as_secs_f64() / (sample.len() * seeds.len()) as f64;
     let est = per_run * grid.n_runs() as f64 / threads as f64;
     println!(
-        "estimated time: {} on {threads} threads (from {} sample runs; {:.0} µs per run)",
+        "estimated time: {}{} on {threads} threads (from {} sample runs; {:.0} µs per run)",
         human_secs(est),
+        if grid.adaptive.is_some() {
+            " at most (every cell at max_seeds)"
+        } else {
+            ""
+        },
         sample.len() * seeds.len(),
         per_run * 1e6
     );

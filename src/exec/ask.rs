@@ -194,7 +194,7 @@ pub(crate) fn ask(
         let mut manifest = manifest;
         manifest.runs_trained = trained;
         manifest.wall_seconds = t0.elapsed().as_secs_f64();
-        let done = finalize(&dir, &grid, &chunks, manifest).with_context(|| {
+        let done = finalize(&dir, &grid, &chunks, grid.n_runs(), manifest).with_context(|| {
             format!(
                 "assembling the final tables failed; every finished run is safe in {}/chunks — ask again to retry",
                 dir.display()

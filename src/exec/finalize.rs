@@ -24,8 +24,9 @@ pub(crate) struct Finalized {
     pub report_error: Option<anyhow::Error>,
 }
 
-/// Writes the final tables of `grid` from `chunks` (complete, in canonical order) into `dir`.
-pub(crate) fn finalize(dir: &Path, grid: &Grid, chunks: &[PathBuf], mut manifest: Manifest) -> Result<Finalized> {
+/// Writes the final tables of `grid` from `chunks` (complete, in canonical order, holding
+/// `expected_runs` runs: `grid.n_runs()`, or an adaptive grid's total) into `dir`.
+pub(crate) fn finalize(dir: &Path, grid: &Grid, chunks: &[PathBuf], expected_runs: u64, mut manifest: Manifest) -> Result<Finalized> {
     let mut phases = Vec::new();
     let mut t = std::time::Instant::now();
     let mut lap = |name: &'static str, phases: &mut Vec<(&'static str, f64)>| {
@@ -35,11 +36,8 @@ pub(crate) fn finalize(dir: &Path, grid: &Grid, chunks: &[PathBuf], mut manifest
     let runs_path = dir.join(store::RUNS);
     let mut outcomes = Outcomes::empty(grid);
     let n = concat_parquet(chunks, &runs_path, |df, origin| outcomes.absorb(grid, df, origin))?;
-    if n != grid.n_runs() {
-        bail!(
-            "the chunks hold {n} runs but the grid has {}: the results directory is inconsistent; rerun with --fresh",
-            grid.n_runs()
-        );
+    if n != expected_runs {
+        bail!("the chunks hold {n} runs but the grid has {expected_runs}: the results directory is inconsistent; rerun with --fresh");
     }
     lap("runs.parquet (chunks concatenated)", &mut phases);
     let stats = outcomes.cell_stats(grid);

@@ -15,7 +15,7 @@ use anyhow::{Context, Result};
 use polars::prelude::*;
 use rayon::prelude::*;
 
-use super::units::{Unit, units, window_units};
+use super::units::Partition;
 use crate::core::{Outcome, RunResult};
 use crate::grid::Grid;
 use crate::store::atomic::guard_damaged;
@@ -49,7 +49,7 @@ pub(crate) fn set_aside(dir: &Path, file: &Path, why: String, runs: Option<u64>)
 /// Checks chunk files against one grid.
 pub(crate) struct ChunkChecker<'a> {
     grid: &'a Grid,
-    units: Vec<Unit>,
+    part: Partition,
     /// The runs schema of this grid: column names and types, in order.
     schema: Vec<(String, DataType)>,
 }
@@ -85,14 +85,14 @@ impl<'a> ChunkChecker<'a> {
         let schema = df.columns().iter().map(|c| (c.name().to_string(), c.dtype().clone())).collect();
         Ok(ChunkChecker {
             grid,
-            units: units(grid),
+            part: Partition::of(grid),
             schema,
         })
     }
 
     /// The runs of window `w`.
     pub(crate) fn runs_in(&self, w: usize) -> u64 {
-        window_units(&self.units, w).iter().map(|u| (u.r1 - u.r0) as u64).sum()
+        self.part.runs_in(w)
     }
 
     /// Checks the chunk file of window `w`: `Ok(Ok(()))` sound, `Ok(Err(why))` damaged, `Err`
@@ -125,7 +125,9 @@ impl<'a> ChunkChecker<'a> {
                 ));
             }
         }
-        let expected: Vec<(usize, u32)> = window_units(&self.units, w)
+        let expected: Vec<(usize, u32)> = self
+            .part
+            .window_units(w)
             .iter()
             .flat_map(|u| (u.r0..u.r1).map(move |r| (u.cell, r)))
             .collect();
@@ -211,8 +213,8 @@ mod tests {
 
     /// Writes the chunk of window `w` as the runner does.
     fn write_chunk(grid: &Grid, dir: &Path, w: usize) -> PathBuf {
-        let all = units(grid);
-        let rows: Vec<RunRow> = window_units(&all, w)
+        let rows: Vec<RunRow> = Partition::of(grid)
+            .window_units(w)
             .iter()
             .flat_map(|u| crate::exec::runner::run_unit(grid, *u, None).0)
             .collect();

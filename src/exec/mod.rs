@@ -4,6 +4,7 @@
 //! retraining one stored run ([`replay`]), checking chunks and state files when they are read
 //! ([`heal`]) and auditing a finished directory ([`verify`]).
 
+pub(crate) mod adaptive;
 pub(crate) mod ask;
 pub(crate) mod bench;
 pub(crate) mod finalize;

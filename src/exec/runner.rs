@@ -11,7 +11,7 @@ use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::reuse::Reuse;
-use super::units::{Unit, units, window_units};
+use super::units::{Partition, Unit};
 use crate::grid::Grid;
 use crate::store::atomic::write_parquet_atomic;
 use crate::store::chunk_path;
@@ -96,21 +96,21 @@ pub(crate) fn run_windows(
     stop: Arc<AtomicBool>,
     reuse: Option<&Reuse>,
 ) -> Result<RunStats> {
-    let all_units = units(grid);
+    let part = Partition::of(grid);
     std::fs::create_dir_all(dir.join(crate::store::CHUNKS))
         .with_context(|| format!("cannot create {}", dir.join(crate::store::CHUNKS).display()))?;
     let mut stats = RunStats::default();
     let pending: Vec<usize> = todo.iter().copied().filter(|&w| !chunk_path(dir, w).exists()).collect();
-    let runs_in = |w: usize| -> u64 { window_units(&all_units, w).iter().map(|u| (u.r1 - u.r0) as u64).sum() };
+    let runs_in = |w: usize| part.runs_in(w);
     stats.runs_skipped = todo.iter().filter(|w| !pending.contains(w)).map(|&w| runs_in(w)).sum();
     let total: u64 = pending.iter().map(|&w| runs_in(w)).sum();
     // The work list: (window slot, unit) in canonical order.
     let work: Vec<(usize, Unit)> = pending
         .iter()
         .enumerate()
-        .flat_map(|(slot, &w)| window_units(&all_units, w).iter().map(move |u| (slot, *u)))
+        .flat_map(|(slot, &w)| part.window_units(w).into_iter().map(move |u| (slot, u)))
         .collect();
-    let mut remaining: Vec<usize> = pending.iter().map(|&w| window_units(&all_units, w).len()).collect();
+    let mut remaining: Vec<usize> = pending.iter().map(|&w| part.window_units(w).len()).collect();
     let mut rows: Vec<Vec<Vec<RunRow>>> = pending.iter().map(|_| Vec::new()).collect();
     let mut unit_pos: Vec<Vec<usize>> = pending.iter().map(|_| Vec::new()).collect();
 
@@ -189,6 +189,20 @@ pub(crate) fn run_windows(
     }
     stats.interrupted = stop.load(Ordering::Relaxed) && remaining.iter().any(|&r| r > 0);
     Ok(stats)
+}
+
+impl RunStats {
+    /// Adds the figures of a later call (an adaptive grid's next stage).
+    pub(crate) fn add(&mut self, o: &RunStats) {
+        self.runs_done += o.runs_done;
+        self.runs_trained += o.runs_trained;
+        self.runs_skipped += o.runs_skipped;
+        self.interrupted |= o.interrupted;
+        for (a, b) in self.counts.iter_mut().zip(o.counts) {
+            *a += b;
+        }
+        self.wall += o.wall;
+    }
 }
 
 fn make_bar(total: u64, mode: ProgressMode) -> ProgressBar {

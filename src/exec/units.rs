@@ -5,6 +5,12 @@
 //!   `chunks/w<index>.parquet`. The partition depends only on the grid (never on threads or
 //!   scheduling), so a resumed, sharded or single run produces the same chunks;
 //! * shard K of N owns the windows w with w mod N = K.
+//!
+//! **Adaptive grids** (`[adaptive]`, see [`super::adaptive`]) train seeds in stages: stage j
+//! covers replicates `[b_j, b_{j+1})` with b₀ = 0, b₁ = min_seeds, then doubling, capped at
+//! max_seeds. There a window is one cell's replicates of one stage, `w = j · cells + c`, so a
+//! cell's chunks never depend on another cell's results, and shard K of N owns the windows of
+//! the cells c with c mod N = K (each shard runs its cells' stages on its own).
 
 use anyhow::{Context, Result, bail};
 
@@ -21,6 +27,93 @@ pub(crate) struct Unit {
     pub cell: usize,
     pub r0: u32,
     pub r1: u32,
+}
+
+/// The stage bounds of an adaptive grid: `[0, min, 2·min, 4·min, …, max]` (the last capped).
+pub(crate) fn stage_bounds(min_seeds: u32, max_seeds: u32) -> Vec<u32> {
+    let mut b = vec![0, min_seeds.min(max_seeds)];
+    while *b.last().expect("nonempty") < max_seeds {
+        let last = *b.last().expect("nonempty");
+        b.push(last.saturating_mul(2).min(max_seeds));
+    }
+    b
+}
+
+/// How a grid's runs are cut into windows (chunk files).
+#[derive(Debug, Clone)]
+pub(crate) enum Partition {
+    /// Every cell × `0..seeds`, in [`BLOCK`] units, [`WINDOW_UNITS`] units per window.
+    Fixed(Vec<Unit>),
+    /// Window `stage · cells + cell`: that cell's replicates `[bounds[stage], bounds[stage+1])`.
+    Adaptive { cells: usize, bounds: Vec<u32> },
+}
+
+impl Partition {
+    pub(crate) fn of(grid: &Grid) -> Partition {
+        match &grid.adaptive {
+            None => Partition::Fixed(units(grid)),
+            Some(a) => Partition::Adaptive {
+                cells: grid.cells.len(),
+                bounds: stage_bounds(a.min_seeds, a.max_seeds),
+            },
+        }
+    }
+
+    /// Number of window indices (for an adaptive grid: every cell × every stage, most of which
+    /// are never trained when cells stop early).
+    pub(crate) fn n_windows(&self) -> usize {
+        match self {
+            Partition::Fixed(u) => n_windows(u.len()),
+            Partition::Adaptive { cells, bounds } => cells * (bounds.len() - 1),
+        }
+    }
+
+    /// The units of window `w`, in canonical order.
+    pub(crate) fn window_units(&self, w: usize) -> Vec<Unit> {
+        match self {
+            Partition::Fixed(u) => window_units(u, w).to_vec(),
+            Partition::Adaptive { cells, bounds } => {
+                let (stage, cell) = (w / cells, w % cells);
+                let (a, b) = (bounds[stage], bounds[stage + 1]);
+                let mut out = Vec::new();
+                let mut r = a;
+                while r < b {
+                    let r1 = (r + BLOCK).min(b);
+                    out.push(Unit { cell, r0: r, r1 });
+                    r = r1;
+                }
+                out
+            }
+        }
+    }
+
+    /// Runs in window `w`.
+    pub(crate) fn runs_in(&self, w: usize) -> u64 {
+        self.window_units(w).iter().map(|u| (u.r1 - u.r0) as u64).sum()
+    }
+
+    /// The window of stage `stage` of cell `cell` (adaptive grids).
+    pub(crate) fn adaptive_window(&self, stage: usize, cell: usize) -> usize {
+        match self {
+            Partition::Fixed(_) => unreachable!("only adaptive grids have stages"),
+            Partition::Adaptive { cells, .. } => stage * cells + cell,
+        }
+    }
+
+    /// The shard (of `n`) that owns window `w`.
+    pub(crate) fn shard_of(&self, w: usize, n: u32) -> u32 {
+        match self {
+            Partition::Fixed(_) => (w % n as usize) as u32,
+            Partition::Adaptive { cells, .. } => ((w % cells) % n as usize) as u32,
+        }
+    }
+
+    /// The windows `shard` owns (all for `None`); for an adaptive grid, every stage of its cells.
+    pub(crate) fn shard_windows(&self, shard: Option<(u32, u32)>) -> Vec<usize> {
+        (0..self.n_windows())
+            .filter(|&w| shard.is_none_or(|(k, n)| self.shard_of(w, n) == k))
+            .collect()
+    }
 }
 
 /// All units in canonical order.
@@ -45,14 +138,6 @@ pub(crate) fn n_windows(n_units: usize) -> usize {
 pub(crate) fn window_units(all: &[Unit], w: usize) -> &[Unit] {
     let a = w * WINDOW_UNITS;
     &all[a.min(all.len())..((w + 1) * WINDOW_UNITS).min(all.len())]
-}
-
-/// The windows a shard owns.
-pub(crate) fn shard_windows(n_windows: usize, shard: Option<(u32, u32)>) -> Vec<usize> {
-    match shard {
-        None => (0..n_windows).collect(),
-        Some((k, n)) => (0..n_windows).filter(|w| w % n as usize == k as usize).collect(),
-    }
 }
 
 /// Parses `K/N` or `auto/N` (SLURM_ARRAY_TASK_ID, then JOB_COMPLETION_INDEX).

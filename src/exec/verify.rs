@@ -20,6 +20,7 @@ use serde::Serialize;
 
 use crate::analysis::tables::{Outcomes, cells_frame, effects, effects_frame};
 use crate::core::seed::splitmix64;
+use crate::exec::adaptive::expected_seeds;
 use crate::grid::Grid;
 use crate::store::atomic::{guard_damaged, read_parquet};
 use crate::store::manifest::{Manifest, sha256_file};
@@ -101,9 +102,10 @@ pub(crate) fn verify_dir(dir: &Path, sample: usize) -> Result<Verified> {
             checks.push(Check::skipped("replay", why));
         }
         Ok(keys) => {
-            checks.push(check_coverage(&grid, &keys));
+            let (want, rule) = seeds_per_cell(&grid, &keys);
+            checks.push(check_coverage(&grid, &keys, &want, rule));
             checks.push(check_tables(dir, &grid, &keys));
-            let (check, ids) = check_replay(&grid, &runs_path, sample, &m.config_hash);
+            let (check, ids) = check_replay(&grid, &runs_path, sample, &m.config_hash, &want);
             checks.push(check);
             sampled = ids;
         }
@@ -112,7 +114,7 @@ pub(crate) fn verify_dir(dir: &Path, sample: usize) -> Result<Verified> {
         dir: dir.display().to_string(),
         initgrid_version: m.initgrid_version.clone(),
         config_hash: m.config_hash.clone(),
-        runs: grid.n_runs(),
+        runs: m.counts.values().sum(),
         verified: checks.iter().all(|c| c.status != Status::Failed),
         checks,
         sampled,
@@ -159,7 +161,36 @@ fn some(items: &[String]) -> String {
     s
 }
 
-fn check_coverage(grid: &Grid, keys: &DataFrame) -> Check {
+/// The seeds each cell should hold: `seeds` everywhere, or for an adaptive grid the count the
+/// stopping rule gives on the stored outcomes; with the rule's complaint, if any.
+fn seeds_per_cell(grid: &Grid, keys: &DataFrame) -> (Vec<u32>, Option<String>) {
+    if grid.adaptive.is_none() {
+        return (vec![grid.seeds; grid.cells.len()], None);
+    }
+    // Rows outside the grid are reported by the coverage check; the rule reads the rest.
+    let mut o = Outcomes::empty(grid);
+    if let Err(e) = o.absorb(grid, keys, Path::new(store::RUNS)) {
+        return (vec![grid.seeds; grid.cells.len()], Some(format!("{e:#}")));
+    }
+    match expected_seeds(grid, &o) {
+        Ok(states) => (states.iter().map(|s| s.n).collect(), None),
+        Err((c, why)) => {
+            let n: Vec<u32> = (0..grid.cells.len() as u32)
+                .map(|c| (0..grid.seeds).take_while(|&r| o.get(c as usize, r).is_some()).count() as u32)
+                .collect();
+            (
+                n,
+                Some(format!(
+                    "{}: cell {} {why} ([adaptive] stopping rule)",
+                    store::RUNS,
+                    grid.cells[c].id
+                )),
+            )
+        }
+    }
+}
+
+fn check_coverage(grid: &Grid, keys: &DataFrame, want: &[u32], rule: Option<String>) -> Check {
     let runs = store::RUNS;
     let (Ok(ids), Ok(reps)) = (
         keys.column("cell_id").and_then(|c| c.str()),
@@ -185,12 +216,21 @@ fn check_coverage(grid: &Grid, keys: &DataFrame) -> Check {
         }
     }
     let run = |i: usize| grid.cells[i / seeds].run_id((i % seeds) as u32);
-    let missing: Vec<String> = (0..count.len()).filter(|&i| count[i] == 0).map(run).collect();
+    let wanted = |i: usize| ((i % seeds) as u32) < want[i / seeds];
+    let missing: Vec<String> = (0..count.len()).filter(|&i| count[i] == 0 && wanted(i)).map(run).collect();
+    let extra: Vec<String> = (0..count.len()).filter(|&i| count[i] > 0 && !wanted(i)).map(run).collect();
     let dup: Vec<String> = (0..count.len())
         .filter(|&i| count[i] > 1)
         .map(|i| format!("{} ({}×)", run(i), count[i]))
         .collect();
-    let mut problems = Vec::new();
+    let mut problems: Vec<String> = rule.into_iter().collect();
+    if !extra.is_empty() {
+        problems.push(format!(
+            "{runs}: {} runs beyond the seeds the stopping rule gives their cells: {}",
+            extra.len(),
+            some(&extra)
+        ));
+    }
     if !missing.is_empty() {
         problems.push(format!("{runs}: {} of the grid's runs missing: {}", missing.len(), some(&missing)));
     }
@@ -207,16 +247,22 @@ fn check_coverage(grid: &Grid, keys: &DataFrame) -> Check {
     if nulls > 0 {
         problems.push(format!("{runs}: {nulls} rows with a null cell_id or replicate"));
     }
-    Check::new(
-        "coverage",
-        problems,
-        format!(
+    let ok = match &grid.adaptive {
+        None => format!(
             "{runs} holds each of the grid's {} runs ({} cells × {} seeds) exactly once",
             grid.n_runs(),
             grid.cells.len(),
             grid.seeds
         ),
-    )
+        Some(a) => format!(
+            "{runs} holds each of the grid's {} runs exactly once: every one of its {} cells has the seeds the [adaptive] rule gives (±{} on {})",
+            want.iter().map(|&n| n as u64).sum::<u64>(),
+            grid.cells.len(),
+            a.precision,
+            a.outcome
+        ),
+    };
+    Check::new("coverage", problems, ok)
 }
 
 /// Where a stored table first differs from its recomputation, or `None` if equal.
@@ -321,15 +367,27 @@ pub(crate) fn sample_indices(n: u64, k: usize, seed: u64) -> Vec<u64> {
     chosen.into_iter().collect()
 }
 
-fn check_replay(grid: &Grid, runs_path: &Path, sample: usize, config_hash: &str) -> (Check, Vec<String>) {
+fn check_replay(grid: &Grid, runs_path: &Path, sample: usize, config_hash: &str, want: &[u32]) -> (Check, Vec<String>) {
     if sample == 0 {
         return (Check::skipped("replay", "--sample 0: no run retrained".into()), Vec::new());
     }
     let seed = u64::from_str_radix(config_hash, 16).unwrap_or(0);
-    let seeds = grid.seeds as u64;
-    let picks: Vec<(usize, u32)> = sample_indices(grid.n_runs(), sample, seed)
+    // Run i of the cells' runs laid end to end (cell c holds replicates 0..want[c]).
+    let starts: Vec<u64> = want
+        .iter()
+        .scan(0u64, |acc, &n| {
+            let s = *acc;
+            *acc += n as u64;
+            Some(s)
+        })
+        .collect();
+    let total: u64 = want.iter().map(|&n| n as u64).sum();
+    let picks: Vec<(usize, u32)> = sample_indices(total, sample, seed)
         .into_iter()
-        .map(|i| ((i / seeds) as usize, (i % seeds) as u32))
+        .map(|i| {
+            let c = starts.partition_point(|&s| s <= i) - 1;
+            (c, (i - starts[c]) as u32)
+        })
         .collect();
     let ids: Vec<String> = picks.iter().map(|&(c, r)| grid.cells[c].run_id(r)).collect();
     let stored = match guard_damaged(runs_path, || find_runs(runs_path, &ids)) {

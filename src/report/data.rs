@@ -43,7 +43,11 @@ pub(crate) fn build_input(grid: &Grid, runs: &Outcomes, stats: &[CellStats], eff
                 counts: s.counts,
                 rate,
                 binding: s.budget_binding,
-                converged_by_seed: (0..grid.seeds).map(|r| runs.get(s.cell, r) == Some(Outcome::Converged)).collect(),
+                // Replicates 0..n of the cell (an adaptive grid's cells stop at their own n).
+                converged_by_seed: (0..grid.seeds)
+                    .map_while(|r| runs.get(s.cell, r))
+                    .map(|o| o == Outcome::Converged)
+                    .collect(),
             }
         })
         .collect();
@@ -91,7 +95,19 @@ pub(crate) fn build_input(grid: &Grid, runs: &Outcomes, stats: &[CellStats], eff
     let mut meta = vec![
         ("runs".to_string(), total.to_string()),
         ("cells".into(), stats.len().to_string()),
-        ("seeds per cell".into(), grid.seeds.to_string()),
+        (
+            "seeds per cell".into(),
+            match &grid.adaptive {
+                None => grid.seeds.to_string(),
+                Some(a) => {
+                    let (lo, hi) = stats.iter().fold((u64::MAX, 0), |(lo, hi), s| (lo.min(s.n), hi.max(s.n)));
+                    format!(
+                        "{lo}–{hi} (adaptive: each cell stops when its 95% confidence sequence for {} is within ±{}, at most {})",
+                        a.outcome, a.precision, a.max_seeds
+                    )
+                }
+            },
+        ),
         ("base seed".into(), grid.base_seed.to_string()),
         (
             "epoch budget".into(),

@@ -37,8 +37,8 @@ pub struct CellRow {
     /// The budget binds: at least 10% of the converged runs converged in the last 10% of
     /// max_epochs, so the convergence rate is still rising there.
     pub binding: bool,
-    /// Per replicate (seed), whether that run converged: pooled heatmap entries count seeds
-    /// as clusters, not cells × seeds.
+    /// Per replicate (seed) 0..n, whether that run converged: pooled heatmap entries count
+    /// seeds as clusters, not cells × seeds.
     pub converged_by_seed: Vec<bool>,
 }
 

@@ -22,11 +22,23 @@ pub(crate) struct Resolved {
     /// unchanged by this field's introduction.
     #[serde(default = "yes", skip_serializing_if = "is_true")]
     pub paired_seeds: bool,
+    /// `[adaptive]` settings (`seeds` is then max_seeds); absent for a fixed seed count, so the
+    /// hashes of such grids are unchanged by this field's introduction.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adaptive: Option<AdaptiveResolved>,
     pub fixed: BTreeMap<String, String>,
     pub axes: Vec<(String, Vec<String>)>,
     pub excludes: Vec<BTreeMap<String, String>>,
     /// Inline data sets: name → rows `[x…, label]` and classes.
     pub datasets: BTreeMap<String, (Vec<Vec<f64>>, usize)>,
+}
+
+/// The `[adaptive]` table as recorded.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct AdaptiveResolved {
+    pub precision: f64,
+    pub min_seeds: u32,
+    pub outcome: String,
 }
 
 fn yes() -> bool {
@@ -44,6 +56,11 @@ impl Resolved {
             seeds: cfg.seeds,
             base_seed: cfg.base_seed,
             paired_seeds: cfg.paired_seeds,
+            adaptive: cfg.adaptive.as_ref().map(|a| AdaptiveResolved {
+                precision: a.precision,
+                min_seeds: a.min_seeds,
+                outcome: a.outcome.clone(),
+            }),
             fixed: cfg
                 .fixed
                 .iter()
@@ -93,6 +110,13 @@ impl Resolved {
         }
         if self.paired_seeds != old.paired_seeds {
             d.push(format!("paired_seeds: {} → {}", old.paired_seeds, self.paired_seeds));
+        }
+        if self.adaptive != old.adaptive {
+            let show = |a: &Option<AdaptiveResolved>| match a {
+                Some(a) => format!("±{} on {} from {} seeds", a.precision, a.outcome, a.min_seeds),
+                None => "off".into(),
+            };
+            d.push(format!("[adaptive]: {} → {}", show(&old.adaptive), show(&self.adaptive)));
         }
         for p in PARAMS {
             let (a, b) = (old.fixed.get(p.name), self.fixed.get(p.name));
