@@ -174,7 +174,9 @@ fn ask_stops_by_its_rule_and_reuses_its_seeds() {
     let (again, err) = ask(&out, &["--first-seeds", "4", "--max-seeds", "256", "--precision", "0.2"]);
     assert_eq!(again.as_array().unwrap(), &cells);
     assert!(err.contains("\n0 runs trained now"), "{err}");
-    assert_eq!(manifest(&out)["runs_trained"], 0);
+    // …from runs.parquet alone (no chunks are kept), leaving its tables and manifest as they were
+    assert!(!out.join("chunks").exists() && !out.join("reuse").exists());
+    assert_eq!(manifest(&out)["runs_trained"], 2 * n);
     // a sharper question trains only the extra seeds; the cap stops it
     let (sharp, _) = ask(
         &out,
