@@ -157,8 +157,8 @@ fn a_changed_table_is_rebuilt_from_runs_parquet_and_a_changed_runs_table_is_set_
         .unwrap()
         .str()
         .unwrap()
-        .into_no_null_iter()
-        .map(String::from)
+        .iter()
+        .map(|x| x.unwrap().to_string())
         .collect();
     o[0] = if o[0] == "stalled" { "converged".into() } else { "stalled".into() };
     df.with_column(polars::prelude::Column::new("outcome".into(), o)).unwrap();

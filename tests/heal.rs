@@ -51,15 +51,22 @@ fn a_damaged_chunk_is_set_aside_and_retrained_and_the_tables_equal_a_clean_run()
     assert!(read(&out.join("cells.parquet")).equals_missing(&cells));
     assert!(out.join("damaged").join("w0000001.parquet").exists());
 
-    // A sound Parquet file holding the wrong runs (window 0's chunk copied over window 1's).
+    // A sound Parquet file holding the wrong runs (window 0's chunk copied over window 1's),
+    // found by the shard when it resumes; its merge equals a clean run.
     std::fs::copy(out.join("chunks").join("w0000000.parquet"), &chunk).unwrap();
-    let (code, _, err) = rerun(&cfg, &out, &["--quiet"]);
+    let (code, _, err) = rerun(&cfg, &out, &["--quiet", "--shard", "0/1"]);
     assert_eq!(code, 0, "{err}");
     assert!(err.contains("rows where its window holds 160 runs"), "{err}");
     assert!(
         out.join("damaged").join("w0000001.parquet.1").exists(),
         "a second damaged copy keeps the first"
     );
+    // The tables assembled again from the healed chunks (as after an assembly that stopped
+    // before its manifest) equal a clean run.
+    std::fs::remove_file(out.join("manifest.json")).unwrap();
+    let (code, _, err) = rerun(&cfg, &out, &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("480 runs (0 trained now)"), "{err}");
     assert!(runs_no_timing(&out).equals_missing(&runs));
 
     // The healed directory verifies.

@@ -29,7 +29,7 @@ pub(crate) enum Finished {
     /// runs.parquet matches its SHA-256; the tables named do not (missing or changed).
     RunsOnly(Manifest, Vec<String>),
     /// runs.parquet is missing or differs from its SHA-256.
-    RunsChanged(Manifest),
+    RunsChanged,
 }
 
 /// Checks the tables of `dir` against the SHA-256 its manifest.json recorded at write time.
@@ -57,7 +57,7 @@ pub(crate) fn finished(dir: &Path) -> Result<Finished> {
     Ok(if changed.is_empty() {
         Finished::Complete(m)
     } else if changed.iter().any(|c| c == store::RUNS) {
-        Finished::RunsChanged(m)
+        Finished::RunsChanged
     } else {
         Finished::RunsOnly(m, changed)
     })
@@ -100,7 +100,7 @@ pub(crate) fn settle_runs_table(dir: &Path, resolved: &Resolved, done: &Finished
             return Ok(None);
         }
         let why = match done {
-            Finished::RunsChanged(_) => "it differs from the SHA-256 manifest.json recorded when it was written".to_string(),
+            Finished::RunsChanged => "it differs from the SHA-256 manifest.json recorded when it was written".to_string(),
             Finished::Complete(m) | Finished::RunsOnly(m, _) => {
                 format!(
                     "it holds the runs of another config, hash {} (not a grid this one grew from)",
