@@ -181,6 +181,7 @@ fn summary_compare_and_replay_answer_questions() {
     let cfg = write(tmp.path(), "g.toml", SMALL);
     let out = tmp.path().join("out");
     run_ok(&cfg, &out, &[]);
+    assert!(!out.join("chunks").exists(), "everything below reads the compacted directory");
     bin()
         .args(["summary"])
         .arg(&out)

@@ -21,9 +21,12 @@ fn truncate_half(p: &Path) {
 fn a_damaged_chunk_is_set_aside_and_retrained_and_the_tables_equal_a_clean_run() {
     let tmp = tempfile::tempdir().unwrap();
     let cfg = write(tmp.path(), "s.toml", SMALL);
+    let reference = tmp.path().join("ref");
+    run_ok(&cfg, &reference, &[]);
+    let (runs, cells) = (runs_no_timing(&reference), read(&reference.join("cells.parquet")));
+    // A finished directory keeps no chunks; a shard keeps its parts (a one-way shard: all).
     let out = tmp.path().join("o");
-    run_ok(&cfg, &out, &[]);
-    let (runs, cells) = (runs_no_timing(&out), read(&out.join("cells.parquet")));
+    run_ok(&cfg, &out, &["--shard", "0/1"]);
     let chunk = out.join("chunks").join("w0000001.parquet");
 
     // Truncated (a bad disk, a partial copy): 8 units of the 12 cells × 40 seeds = 160 runs.
@@ -48,15 +51,22 @@ fn a_damaged_chunk_is_set_aside_and_retrained_and_the_tables_equal_a_clean_run()
     assert!(read(&out.join("cells.parquet")).equals_missing(&cells));
     assert!(out.join("damaged").join("w0000001.parquet").exists());
 
-    // A sound Parquet file holding the wrong runs (window 0's chunk copied over window 1's).
+    // A sound Parquet file holding the wrong runs (window 0's chunk copied over window 1's),
+    // found by the shard when it resumes; its merge equals a clean run.
     std::fs::copy(out.join("chunks").join("w0000000.parquet"), &chunk).unwrap();
-    let (code, _, err) = rerun(&cfg, &out, &["--quiet"]);
+    let (code, _, err) = rerun(&cfg, &out, &["--quiet", "--shard", "0/1"]);
     assert_eq!(code, 0, "{err}");
     assert!(err.contains("rows where its window holds 160 runs"), "{err}");
     assert!(
         out.join("damaged").join("w0000001.parquet.1").exists(),
         "a second damaged copy keeps the first"
     );
+    // The tables assembled again from the healed chunks (as after an assembly that stopped
+    // before its manifest) equal a clean run.
+    std::fs::remove_file(out.join("manifest.json")).unwrap();
+    let (code, _, err) = rerun(&cfg, &out, &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("480 runs (0 trained now)"), "{err}");
     assert!(runs_no_timing(&out).equals_missing(&runs));
 
     // The healed directory verifies.
@@ -81,18 +91,18 @@ fn a_damaged_state_file_is_set_aside_and_every_sound_chunk_is_kept() {
         err.contains("every chunk is checked against this config before it is kept"),
         "{err}"
     );
-    assert!(
-        err.contains("resumed: 480 runs were already finished and kept, 0 trained now"),
-        "{err}"
-    );
+    // The manifest vouches for every table: nothing to train.
+    assert!(err.contains("already complete — 480 runs"), "{err}");
     assert!(runs_no_timing(&out).equals_missing(&runs));
     assert!(out.join("damaged").join("state.json").exists());
-    // A run of another config over those chunks (state gone) keeps none of them.
-    std::fs::remove_file(out.join("state.json")).unwrap();
+    // A run of another config over those results (state gone) keeps none of their runs and
+    // sets their runs.parquet aside.
+    assert!(!out.join("state.json").exists());
     let other = write(tmp.path(), "b.toml", &SMALL.replace("base_seed = 7", "base_seed = 8"));
     let (code, _, err) = rerun(&other, &out, &[]);
     assert_eq!(code, 0, "{err}");
-    assert!(err.contains("not the seed of replicate 0 (another base_seed"), "{err}");
+    assert!(err.contains("runs.parquet set aside (it holds the runs of another config"), "{err}");
+    assert!(out.join("damaged").join("runs.parquet").exists());
     let fresh = tmp.path().join("fresh");
     run_ok(&other, &fresh, &[]);
     assert!(runs_no_timing(&out).equals_missing(&runs_no_timing(&fresh)));

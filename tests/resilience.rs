@@ -237,7 +237,10 @@ fn a_full_disk_keeps_finished_chunks_and_resume_works() {
     let cfg = write(tmp.path(), "s.toml", SMALL);
     let reference = tmp.path().join("ref");
     run_ok(&cfg, &reference, &[]);
-    let max_chunk = std::fs::read_dir(reference.join("chunks"))
+    // A finished directory keeps no chunks; a one-way shard keeps them all.
+    let parts = tmp.path().join("parts");
+    run_ok(&cfg, &parts, &["--shard", "0/1"]);
+    let max_chunk = std::fs::read_dir(parts.join("chunks"))
         .unwrap()
         .map(|e| e.unwrap().metadata().unwrap().len())
         .max()
@@ -263,7 +266,7 @@ fn a_full_disk_keeps_finished_chunks_and_resume_works() {
     assert!(err.contains("runs.parquet"), "{err}");
     assert!(!err.contains("panicked"), "{err}");
     assert!(!out.join("runs.parquet").exists());
-    assert_eq!(chunks(&out), chunks(&reference));
+    assert_eq!(chunks(&out), chunks(&parts));
     // Space is back: the same command resumes from the chunks and trains nothing.
     let o = bin().arg("--config").arg(&cfg).arg("--out").arg(&out).output().unwrap();
     let err = String::from_utf8_lossy(&o.stderr);
@@ -273,4 +276,5 @@ fn a_full_disk_keeps_finished_chunks_and_resume_works() {
         "{err}"
     );
     assert!(runs_no_timing(&out).equals_missing(&runs_no_timing(&reference)));
+    assert_eq!(chunks(&out), 0, "finished: runs.parquet is the one copy of the runs");
 }

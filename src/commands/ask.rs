@@ -53,6 +53,9 @@ pub(crate) fn ask(a: &AskArgs) -> Result<()> {
             ans.dir.display()
         );
     }
+    if let Some(e) = &ans.compact_error {
+        eprintln!("{}", super::compact_warning(&ans.dir, e));
+    }
     if a.json {
         let objs: Vec<Json> = ans.cells.iter().map(|c| cell_json(&ans, c, &a.outcome)).collect();
         println!("{}", serde_json::to_string_pretty(&objs)?);

@@ -9,7 +9,7 @@ use crate::analysis::select::{at_epoch, at_epoch_notes, check_param, load_dir, p
 use crate::cli::{CompareArgs, Format};
 use crate::store::atomic::write_parquet_atomic;
 use crate::store::compare_path;
-use crate::text::{fmt_p, render_table};
+use crate::text::{csv_field, fmt_p, render_table};
 
 pub(crate) fn compare(a: &CompareArgs) -> Result<()> {
     let (grid, runs) = load_dir(&a.dir)?;
@@ -43,9 +43,7 @@ pub(crate) fn compare(a: &CompareArgs) -> Result<()> {
             println!("{}", serde_json::to_string_pretty(&v)?)
         }
         Format::Csv => {
-            let mut buf = Vec::new();
-            CsvWriter::new(&mut buf).finish(&mut df)?;
-            print!("{}", String::from_utf8_lossy(&buf));
+            print!("{}", frame_csv(&df)?);
         }
         Format::Table | Format::Markdown => {
             let header: Vec<String> = [
@@ -110,4 +108,28 @@ pub(crate) fn compare(a: &CompareArgs) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// `df` as CSV: a header, then one line per row; null is empty, floats in the shortest form
+/// that reads back to the same value.
+fn frame_csv(df: &DataFrame) -> Result<String> {
+    let names: Vec<String> = df.columns().iter().map(|c| csv_field(c.name())).collect();
+    let mut out = names.join(",");
+    out.push('\n');
+    for i in 0..df.height() {
+        let mut row = Vec::with_capacity(df.width());
+        for c in df.columns() {
+            row.push(match c.get(i)? {
+                AnyValue::Null => String::new(),
+                AnyValue::String(s) => csv_field(s),
+                AnyValue::StringOwned(s) => csv_field(&s),
+                AnyValue::Float64(x) => x.to_string(),
+                AnyValue::Float32(x) => x.to_string(),
+                v => v.to_string(),
+            });
+        }
+        out.push_str(&row.join(","));
+        out.push('\n');
+    }
+    Ok(out)
 }

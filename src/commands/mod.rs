@@ -49,6 +49,9 @@ pub(crate) fn print_closing(dir: &Path, grid: &Grid, done: &Finalized, quiet: bo
             dir.display()
         );
     }
+    if let Some(e) = &done.compact_error {
+        eprintln!("{}", compact_warning(dir, e));
+    }
     if quiet {
         return;
     }
@@ -103,6 +106,29 @@ fn adaptive_line(grid: &Grid, outcomes: &crate::analysis::tables::Outcomes) -> O
         grid.n_runs(),
         100.0 * (1.0 - total as f64 / grid.n_runs() as f64)
     ))
+}
+
+/// The tables are complete but the chunks they duplicate could not be removed.
+pub(crate) fn compact_warning(dir: &Path, e: &anyhow::Error) -> String {
+    format!(
+        "warning: the chunks could not be removed ({e:#}); the tables are complete. Running the same command again removes them (or delete {}/chunks)",
+        dir.display()
+    )
+}
+
+/// The one line of a run whose results are already complete.
+pub(crate) fn complete_line(dir: &Path, m: &crate::store::manifest::Manifest) -> String {
+    let report = if dir.join(crate::store::REPORT).exists() {
+        String::new()
+    } else {
+        format!("; report.html is missing: `initgrid report {}` writes it", dir.display())
+    };
+    format!(
+        "{}: already complete — {} runs finished {}, every table matches its SHA-256 in manifest.json; nothing to train, tables unchanged (--fresh starts over){report}",
+        dir.display(),
+        m.runs,
+        m.finished.as_deref().unwrap_or("earlier")
+    )
 }
 
 /// First Ctrl-C / SIGTERM: stop taking new runs and flush. Second: exit at once (files are

@@ -60,6 +60,15 @@ pub(crate) fn run(args: &RunArgs) -> Result<()> {
     if let Some(what) = &prepared.grew {
         eprintln!("the grid grew ({what}): finished runs are reused by (cell_id, replicate)");
     }
+    for n in &prepared.notes {
+        eprintln!("{n}");
+    }
+    if let Some(m) = &prepared.complete {
+        if !args.quiet {
+            eprintln!("{}", super::complete_line(&dir, m));
+        }
+        return Ok(());
+    }
     let mut manifest = Manifest::begin(&cfg, &grid, shard, threads, nw);
     let state = store::state_path(&dir, shard);
     write_bytes_atomic(&state, serde_json::to_string_pretty(&manifest)?.as_bytes())?;

@@ -10,7 +10,7 @@
 //! Wilson interval would not).
 //!
 //! **Storage and reuse.** Each round is the ordinary grid machinery (prepare, train into chunks,
-//! finalise) with the config the question defines and `seeds = n`; growing `seeds` is a grown
+//! finalise, compact to runs.parquet) with the config the question defines and `seeds = n`; growing `seeds` is a grown
 //! grid, whose finished runs are reused by (cell_id, replicate). The directory is
 //! `results/ask-<hash of the question>/`, the hash of the resolved config without its seeds, so
 //! `lr=0.50` and `lr=0.5` are one question. Asking again starts from the seeds already stored:
@@ -139,6 +139,8 @@ pub(crate) struct Answer {
     /// Pooled paired comparisons of the levels of every varied factor, by factor.
     pub comparisons: Vec<(String, Vec<PairResult>)>,
     pub report_error: Option<anyhow::Error>,
+    /// Why the chunks could not be removed, if so (the tables are complete).
+    pub compact_error: Option<anyhow::Error>,
 }
 
 /// Answers `q` into `dir` (default `results/ask-<hash>/`); `on_round` hears after every round.
@@ -173,9 +175,10 @@ pub(crate) fn ask(
         let cfg = ask_config(&q.params, n).map_err(Error::from)?;
         let grid = Grid::build(&cfg)?;
         // `_lock`: one writer per directory, held until this round's tables are written.
-        let (chunks, manifest, now, _lock, notices, damaged) = train(&dir, &cfg, &grid, threads, progress, stop.clone())?;
+        let t = train(&dir, &cfg, &grid, threads, progress, stop.clone())?;
+        let (now, notices, damaged) = (t.trained, t.notices, t.damaged);
         trained += now;
-        let outcomes = outcomes_of(&grid, &chunks)?;
+        let outcomes = outcomes_of(&grid, &t.sources)?;
         let cells = answer_cells(&grid, &outcomes, set, q.precision);
         let open = cells.iter().filter(|c| !c.precise).count();
         let widest = cells.iter().map(|c| half_width(c.rate, c.ci)).fold(0.0, f64::max);
@@ -191,22 +194,26 @@ pub(crate) fn ask(
             n = n.saturating_mul(2).min(q.max_seeds);
             continue;
         }
-        let mut manifest = manifest;
-        manifest.runs_trained = trained;
-        manifest.wall_seconds = t0.elapsed().as_secs_f64();
-        let done = finalize(&dir, &grid, &chunks, grid.n_runs(), manifest).with_context(|| {
-            format!(
-                "assembling the final tables failed; every finished run is safe in {}/chunks — ask again to retry",
-                dir.display()
-            )
-        })?;
-        if dir.join(store::REUSE).exists() {
-            std::fs::remove_dir_all(dir.join(store::REUSE))?;
-        }
+        // Already complete (an identical question asked before): its tables stay as they are.
+        let (report_error, compact_error) = match t.complete {
+            true => (None, None),
+            false => {
+                let mut manifest = t.manifest;
+                manifest.runs_trained = trained;
+                manifest.wall_seconds = t0.elapsed().as_secs_f64();
+                let done = finalize(&dir, &grid, &t.sources, grid.n_runs(), manifest).with_context(|| {
+                    format!(
+                        "assembling the final tables failed; every finished run is safe in {}/chunks — ask again to retry",
+                        dir.display()
+                    )
+                })?;
+                (done.report_error, done.compact_error)
+            }
+        };
         let mut comparisons = Vec::new();
         if grid.paired_seeds {
             for &i in &grid.varied {
-                let rows = paired_in(&grid, &done.outcomes, PARAMS[i].name, &Vec::new(), &q.outcome)?;
+                let rows = paired_in(&grid, &outcomes, PARAMS[i].name, &Vec::new(), &q.outcome)?;
                 comparisons.push((
                     PARAMS[i].name.to_string(),
                     rows.into_iter().filter(|r| r.scope == "pooled").collect(),
@@ -220,7 +227,8 @@ pub(crate) fn ask(
             trained,
             precise: open == 0,
             comparisons,
-            report_error: done.report_error,
+            report_error,
+            compact_error,
         });
     }
 }
@@ -241,9 +249,22 @@ fn stored_seeds(dir: &Path, cfg1: &Config) -> Option<u32> {
         .map(|m| m.resolved.seeds)
 }
 
-/// What [`train`] returns: the chunks, the manifest so far, the runs trained now, the
-/// directory's lock, notices and damaged files set aside.
-type Trained = (Vec<PathBuf>, Manifest, u64, Prepared, Vec<String>, Vec<(&'static str, Damaged)>);
+/// What [`train`] returns.
+struct Trained {
+    /// The runs tables holding every run of the round: its chunks, or runs.parquet when the
+    /// directory already holds this round's finished results.
+    sources: Vec<PathBuf>,
+    /// The round's results were already complete: nothing trained, no table to write.
+    complete: bool,
+    /// The manifest so far.
+    manifest: Manifest,
+    /// Runs trained now.
+    trained: u64,
+    /// The directory's lock, held until the round's tables are written.
+    _lock: Prepared,
+    notices: Vec<String>,
+    damaged: Vec<(&'static str, Damaged)>,
+}
 
 /// One round: the grid trained into `dir/chunks` (checking and reusing the runs stored there),
 /// as `initgrid --config` does it.
@@ -251,8 +272,20 @@ fn train(dir: &Path, cfg: &Config, grid: &Grid, threads: usize, progress: Progre
     let resolved = Resolved::of(cfg);
     let mut prepared = prepare_dir(dir, &resolved, None, false)?;
     // (a grown question needs no notice: the round's line says how many seeds it has)
-    let notices: Vec<String> = prepared.lock.notice().into_iter().collect();
+    let mut notices: Vec<String> = prepared.lock.notice().into_iter().collect();
+    notices.append(&mut prepared.notes);
     let mut damaged: Vec<(&'static str, Damaged)> = prepared.damaged.drain(..).map(|d| ("state file", d)).collect();
+    if let Some(manifest) = prepared.complete.take() {
+        return Ok(Trained {
+            sources: vec![dir.join(store::RUNS)],
+            complete: true,
+            manifest,
+            trained: 0,
+            _lock: prepared,
+            notices,
+            damaged,
+        });
+    }
     let nw = n_windows(units(grid).len());
     let manifest = Manifest::begin(cfg, grid, None, threads, nw);
     write_bytes_atomic(&store::state_path(dir, None), serde_json::to_string_pretty(&manifest)?.as_bytes())?;
@@ -269,14 +302,21 @@ fn train(dir: &Path, cfg: &Config, grid: &Grid, threads: usize, progress: Progre
         ))
         .into());
     }
-    let chunks = (0..nw).map(|w| chunk_path(dir, w)).collect();
-    Ok((chunks, manifest, stats.runs_trained, prepared, notices, damaged))
+    Ok(Trained {
+        sources: (0..nw).map(|w| chunk_path(dir, w)).collect(),
+        complete: false,
+        manifest,
+        trained: stats.runs_trained,
+        _lock: prepared,
+        notices,
+        damaged,
+    })
 }
 
-/// Every run's outcome, read from the chunks.
-fn outcomes_of(grid: &Grid, chunks: &[PathBuf]) -> Result<Outcomes> {
+/// Every run's outcome, read from the round's runs tables.
+fn outcomes_of(grid: &Grid, sources: &[PathBuf]) -> Result<Outcomes> {
     let mut o = Outcomes::empty(grid);
-    for c in chunks {
+    for c in sources {
         o.absorb(grid, &read_keys_frame(c)?, c)?;
     }
     Ok(o)

@@ -1,5 +1,6 @@
 //! Assembling the final tables from complete chunks: runs.parquet (streamed), cells.parquet,
-//! effects.parquet, curves.parquet, manifest.json and report.html.
+//! effects.parquet, curves.parquet, manifest.json and report.html; then the chunks, which
+//! runs.parquet now duplicates, are removed ([`super::compact`]).
 
 use std::path::{Path, PathBuf};
 
@@ -22,6 +23,9 @@ pub(crate) struct Finalized {
     pub manifest: Manifest,
     /// `None` if report.html was written, else why not (the tables are complete either way).
     pub report_error: Option<anyhow::Error>,
+    /// `None` if the chunks were removed, else why not (the tables are complete either way;
+    /// the next run of the same command removes them).
+    pub compact_error: Option<anyhow::Error>,
 }
 
 /// Writes the final tables of `grid` from `chunks` (complete, in canonical order, holding
@@ -63,10 +67,14 @@ pub(crate) fn finalize(dir: &Path, grid: &Grid, chunks: &[PathBuf], expected_run
     lap("manifest.json", &mut phases);
     let report_error = crate::report::data::write_report(dir, grid, &outcomes, &stats, &effects, &manifest).err();
     lap("report.html", &mut phases);
+    // Only now, with every table and the manifest written: runs.parquet is the one copy left.
+    let compact_error = super::compact::compact(dir).err();
+    lap("chunks removed", &mut phases);
     Ok(Finalized {
         phases,
         outcomes,
         manifest,
         report_error,
+        compact_error,
     })
 }

@@ -2,11 +2,13 @@
 //! into chunk files ([`runner`]), reuse of a grown grid's runs ([`reuse`]), the policy for an
 //! existing results directory ([`prepare`]), assembling the final tables ([`finalize`]) and
 //! retraining one stored run ([`replay`]), checking chunks and state files when they are read
-//! ([`heal`]) and auditing a finished directory ([`verify`]).
+//! ([`heal`]), keeping one copy of the runs in a finished directory ([`compact`]) and auditing
+//! a finished directory ([`verify`]).
 
 pub(crate) mod adaptive;
 pub(crate) mod ask;
 pub(crate) mod bench;
+pub(crate) mod compact;
 pub(crate) mod finalize;
 pub(crate) mod heal;
 pub(crate) mod prepare;

@@ -5,10 +5,12 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 
+use super::compact::{Finished, compact, finished, settle_runs_table};
 use super::heal::{Damaged, load_states};
 use crate::error::usage;
 use crate::store::lock::{DIR_LOCK, DirLock, shard_lock_name};
-use crate::store::{self, manifest::Resolved};
+use crate::store::manifest::{Manifest, Resolved};
+use crate::store::{self};
 
 /// An output directory ready to be written.
 pub(crate) struct Prepared {
@@ -18,6 +20,11 @@ pub(crate) struct Prepared {
     pub damaged: Vec<Damaged>,
     /// What changed when the grid grew (its finished runs are reused).
     pub grew: Option<String>,
+    /// The directory already holds the finished results of this config (its manifest, whose
+    /// checksums every table matches): nothing to train, the tables stay as they are.
+    pub complete: Option<Manifest>,
+    /// What was done with the runs table of an earlier run, one line each (to be printed).
+    pub notes: Vec<String>,
 }
 
 /// Checks the output directory: writable, not in use by another process (one writer per
@@ -49,10 +56,12 @@ pub(crate) fn prepare_dir(dir: &Path, resolved: &Resolved, shard: Option<(u32, u
         lock,
         damaged: Vec::new(),
         grew: None,
+        complete: None,
+        notes: Vec::new(),
     };
     let has_results = dir.join(store::CHUNKS).exists() || dir.join(store::RUNS).exists();
     if fresh {
-        for p in [store::CHUNKS, store::DAMAGED].into_iter().chain(store::FINAL_FILES) {
+        for p in [store::CHUNKS, store::REUSE, store::DAMAGED].into_iter().chain(store::FINAL_FILES) {
             let p = dir.join(p);
             if p.is_dir() {
                 std::fs::remove_dir_all(&p)?;
@@ -67,16 +76,34 @@ pub(crate) fn prepare_dir(dir: &Path, resolved: &Resolved, shard: Option<(u32, u
     }
     let (states, damaged) = load_states(dir)?;
     prepared.damaged = damaged;
+    // A finished directory keeps runs.parquet only (see `compact`): what its manifest vouches
+    // for decides whether there is anything to do.
+    let done = if shard.is_none() { finished(dir)? } else { Finished::No };
+    if let Finished::Complete(m) = &done
+        && m.config_hash == resolved.hash()
+    {
+        compact(dir)?; // in case an earlier run stopped while compacting
+        prepared.complete = Some(m.clone());
+        return Ok(prepared);
+    }
     if states.is_empty() {
         // Results whose state file was damaged (now or by an earlier attempt) are ours: their
         // chunks are checked against this config before any is kept.
-        if has_results && prepared.damaged.is_empty() && !store::has_damaged_state(dir) {
+        // A merged directory has no state file: its manifest vouches for its runs.
+        let grown_from = match &done {
+            Finished::Complete(m) | Finished::RunsOnly(m, _) if resolved.grows(&m.resolved) => Some(m),
+            _ => None,
+        };
+        if let Some(m) = grown_from
+            && m.config_hash != resolved.hash()
+        {
+            prepared.grew = Some(resolved.diff(&m.resolved).join("; "));
+        } else if has_results && grown_from.is_none() && prepared.damaged.is_empty() && !store::has_damaged_state(dir) {
             return usage(format!(
                 "{} holds results without an initgrid state file (another tool or version?): use --fresh to start over there, or another --out DIR",
                 dir.display()
             ));
         }
-        return Ok(prepared);
     }
     for (s, old) in &states {
         if old.config_hash == resolved.hash() {
@@ -103,7 +130,8 @@ pub(crate) fn prepare_dir(dir: &Path, resolved: &Resolved, shard: Option<(u32, u
             } else if dir.join(store::CHUNKS).exists() {
                 std::fs::remove_dir_all(dir.join(store::CHUNKS))?; // already kept by an earlier attempt
             }
-            for p in store::FINAL_FILES {
+            // (runs.parquet is settled below: reused, never deleted)
+            for p in store::FINAL_FILES.into_iter().filter(|&p| p != store::RUNS) {
                 let _ = std::fs::remove_file(dir.join(p));
             }
             std::fs::remove_file(s)?;
@@ -117,6 +145,9 @@ pub(crate) fn prepare_dir(dir: &Path, resolved: &Resolved, shard: Option<(u32, u
             resolved.hash(),
             diff.join("; ")
         ));
+    }
+    if shard.is_none() {
+        prepared.notes.extend(settle_runs_table(dir, resolved, &done)?);
     }
     Ok(prepared)
 }

@@ -5,8 +5,10 @@
 //! DIR/runs.parquet  cells.parquet  effects.parquet  curves.parquet  compare_<factor>.parquet
 //! DIR/manifest.json  report.html
 //! DIR/state.json | state-shard-K-of-N.json     progress of a run / of one shard
-//! DIR/chunks/w<window>.parquet                  finished runs, one file per window
-//! DIR/reuse/<config hash>/…                     chunks of an outgrown config (grown grids)
+//! DIR/chunks/w<window>.parquet                  finished runs, one file per window, while a grid
+//!                                               runs (removed once the tables are written)
+//! DIR/reuse/<config hash>/…                     chunks or runs.parquet of an outgrown config
+//!                                               (grown grids), removed once the tables are written
 //! DIR/damaged/…                                 damaged chunks and state files, set aside
 //! DIR/.lock | .lock-shard-K-of-N                one writer per directory / shard (lock.rs)
 //! ```

@@ -257,15 +257,46 @@ impl<'a> RunsView<'a> {
     }
 }
 
+/// The columns [`RunsView::keys`] and [`RunsView::mechanisms`] read.
+const KEY_COLUMNS: [&str; 5] = ["cell_id", "replicate", "outcome", "epochs", "mechanism"];
+
+/// The columns [`RunsView::runs`] reads (the keys and every result column).
+pub(crate) const RESULT_COLUMNS: [&str; 17] = [
+    "cell_id",
+    "replicate",
+    "outcome",
+    "epochs",
+    "dead_cause",
+    "final_loss",
+    "min_loss",
+    "accuracy",
+    "born_dead",
+    "dead_units_init",
+    "dead_units_final",
+    "live_units_init",
+    "live_units_final",
+    "initial_loss",
+    "loss_at_90pct",
+    "max_abs_param",
+    "wall_us",
+];
+
+/// Reads the columns `cols` of the rows `slice` (offset, length; all rows if `None`) of a
+/// Parquet file: a projection, the other columns are not decoded.
+pub(crate) fn read_columns(path: &Path, cols: &[&str], slice: Option<(usize, usize)>) -> Result<DataFrame> {
+    let f = std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    ParquetReader::new(f)
+        .with_columns(Some(cols.iter().map(|c| c.to_string()).collect()))
+        .with_slice(slice)
+        .finish()
+        .map_err(anyhow::Error::from)
+        .with_context(|| format!("cannot read {}", path.display()))
+}
+
 /// The columns `cell_id, replicate, outcome, epochs, mechanism` of a runs table file (a projection: the
 /// other columns are not read).
 pub(crate) fn read_keys_frame(path: &Path) -> Result<DataFrame> {
-    let p = path.to_str().context("non-UTF-8 path")?;
-    LazyFrame::scan_parquet(PlRefPath::new(p), ScanArgsParquet::default())?
-        .select([col("cell_id"), col("replicate"), col("outcome"), col("epochs"), col("mechanism")])
-        .collect()
-        .map_err(anyhow::Error::from)
-        .with_context(|| format!("cannot read {}", path.display()))
+    read_columns(path, &KEY_COLUMNS, None)
 }
 
 /// Every run of a runs table file.
@@ -275,19 +306,23 @@ pub(crate) fn read_runs(path: &Path) -> Result<Vec<StoredRun>> {
 }
 
 /// The stored rows of the runs `run_ids` of a runs table file, in file order (a run stored
-/// twice appears twice; one absent does not appear). One filtered scan per 64 ids.
+/// twice appears twice; one absent does not appear). Reads the `run_id` column, then only the
+/// result columns of the matching rows.
 pub(crate) fn find_runs(path: &Path, run_ids: &[String]) -> Result<Vec<StoredRun>> {
-    let p = path.to_str().context("non-UTF-8 path")?;
-    let mut out = Vec::with_capacity(run_ids.len());
-    for group in run_ids.chunks(64) {
-        let Some(pred) = group.iter().map(|id| col("run_id").eq(lit(id.as_str()))).reduce(|a, b| a.or(b)) else {
-            continue;
-        };
-        let df = LazyFrame::scan_parquet(PlRefPath::new(p), ScanArgsParquet::default())?
-            .filter(pred)
-            .collect()
-            .map_err(anyhow::Error::from)
-            .with_context(|| format!("cannot read {}", path.display()))?;
+    let want: std::collections::HashSet<&str> = run_ids.iter().map(String::as_str).collect();
+    let ids = read_columns(path, &["run_id"], None)?;
+    let ids = anyhow::Context::with_context(ids.column("run_id").and_then(|c| c.str()), || {
+        format!("{}: column `run_id` is missing or of the wrong type", path.display())
+    })?;
+    let rows: Vec<usize> = ids
+        .iter()
+        .enumerate()
+        .filter(|(_, id)| id.is_some_and(|id| want.contains(id)))
+        .map(|(i, _)| i)
+        .collect();
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        let df = read_columns(path, &RESULT_COLUMNS, Some((row, 1)))?;
         out.extend(RunsView::new(&df, path).runs()?);
     }
     Ok(out)
@@ -295,13 +330,7 @@ pub(crate) fn find_runs(path: &Path, run_ids: &[String]) -> Result<Vec<StoredRun
 
 /// The stored run `run_id` of a runs table file.
 pub(crate) fn find_run(path: &Path, run_id: &str) -> Result<StoredRun> {
-    let p = path.to_str().context("non-UTF-8 path")?;
-    let df = LazyFrame::scan_parquet(PlRefPath::new(p), ScanArgsParquet::default())?
-        .filter(col("run_id").eq(lit(run_id)))
-        .collect()
-        .map_err(anyhow::Error::from)
-        .with_context(|| format!("cannot read {}", path.display()))?;
-    let mut runs = RunsView::new(&df, path).runs()?;
+    let mut runs = find_runs(path, &[run_id.to_string()])?;
     if runs.len() != 1 {
         bail!(crate::error::Error::Usage(format!(
             "--run {run_id}: {} rows in {} have this run_id (expected 1)",
@@ -345,5 +374,46 @@ mod tests {
         // A missing result column is named too.
         let e = RunsView::new(&ok, p).runs().unwrap_err().to_string();
         assert!(e.contains("no column `final_loss`"), "{e}");
+    }
+}
+
+/// Timing of the readers on a large runs table (not run by default):
+/// `INITGRID_RUNS=DIR/runs.parquet cargo test read_timing -- --ignored --nocapture`.
+#[cfg(test)]
+mod timing {
+    use super::*;
+
+    #[test]
+    #[ignore = "timing only: needs INITGRID_RUNS=path/to/a/large/runs.parquet"]
+    fn read_timing() {
+        let Ok(p) = std::env::var("INITGRID_RUNS") else { return };
+        let p = Path::new(&p);
+        for _ in 0..3 {
+            let t = std::time::Instant::now();
+            let df = read_keys_frame(p).unwrap();
+            eprintln!("read_keys_frame: {} rows in {:.3}s", df.height(), t.elapsed().as_secs_f64());
+        }
+        let ids: Vec<String> = read_keys_frame(p)
+            .unwrap()
+            .column("cell_id")
+            .unwrap()
+            .str()
+            .unwrap()
+            .iter()
+            .step_by(75_011)
+            .enumerate()
+            .map(|(i, c)| crate::grid::run_id(c.unwrap(), (i * 7) as u32 % 1000))
+            .collect();
+        let t = std::time::Instant::now();
+        let one = find_run(p, &ids[3]).unwrap();
+        eprintln!("find_run: {:.3}s ({}-{})", t.elapsed().as_secs_f64(), one.cell_id, one.replicate);
+        let t = std::time::Instant::now();
+        let many = find_runs(p, &ids).unwrap();
+        eprintln!(
+            "find_runs ({} ids): {} rows in {:.3}s",
+            ids.len(),
+            many.len(),
+            t.elapsed().as_secs_f64()
+        );
     }
 }
