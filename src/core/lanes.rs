@@ -273,9 +273,8 @@ pub fn exp_lanes<const N: usize>(x: Lanes<N>) -> Lanes<N> {
     x.zip(y, |v, y| if v < LO { 0.0 } else { y })
 }
 
-/// Lanes per step of the long element-wise chains (sigmoid, tanh): one AVX-512 register (two
-/// AVX2 registers). A multiple of it must divide every lane count the kernels use.
-pub const CHUNK: usize = 8;
+/// Lanes per step of the long element-wise chains (sigmoid): two AVX2 registers, one AVX-512.
+const CHUNK: usize = 4;
 
 /// Largest x whose e^x is finite in f64.
 const EXP_HI: f64 = 709.782_712_893_384;

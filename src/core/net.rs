@@ -17,7 +17,7 @@
 // bit-for-bit guarantees depend on.
 #![allow(clippy::needless_range_loop)]
 
-use super::lanes::{CHUNK, Lanes, flat, flat_mut};
+use super::lanes::{Lanes, flat, flat_mut};
 use super::spec::{Activation, LEAKY_SLOPE, Loss};
 
 /// Batch-norm ε (PyTorch default).
@@ -314,19 +314,9 @@ pub fn forward<const N: usize>(shape: &NetShape, params: &[Lanes<N>], x: &[Lanes
 #[inline(always)]
 fn activate<const N: usize>(act: Activation, z: &[Lanes<N>], a: &mut [Lanes<N>], u: usize) {
     match act {
-        // The long element-wise chains run CHUNK lanes at a time, loaded from and stored to
-        // the buffers directly (no copy of a whole group through the stack). Element-wise, so
-        // the bits do not depend on the chunking.
         Activation::Sigmoid => {
-            if N % CHUNK != 0 {
-                for (o, v) in a.iter_mut().zip(z) {
-                    *o = v.sigmoid();
-                }
-                return;
-            }
-            for (o, v) in flat_mut(a).chunks_exact_mut(CHUNK).zip(flat(z).chunks_exact(CHUNK)) {
-                let v = Lanes::<CHUNK>(v.try_into().expect("CHUNK lanes"));
-                o.copy_from_slice(&v.sigmoid().0);
+            for (o, v) in a.iter_mut().zip(z) {
+                *o = v.sigmoid();
             }
         }
         Activation::Relu => {
@@ -340,15 +330,8 @@ fn activate<const N: usize>(act: Activation, z: &[Lanes<N>], a: &mut [Lanes<N>],
             }
         }
         Activation::Tanh => {
-            if N % CHUNK != 0 {
-                for (o, v) in a.iter_mut().zip(z) {
-                    *o = v.tanh();
-                }
-                return;
-            }
-            for (o, v) in flat_mut(a).chunks_exact_mut(CHUNK).zip(flat(z).chunks_exact(CHUNK)) {
-                let v = Lanes::<CHUNK>(v.try_into().expect("CHUNK lanes"));
-                o.copy_from_slice(&v.tanh().0);
+            for (o, v) in a.iter_mut().zip(z) {
+                *o = v.tanh();
             }
         }
         Activation::Linear => flat_mut(a).copy_from_slice(flat(z)),
@@ -526,163 +509,6 @@ pub fn backward<const N: usize, S: GradSink<N>>(
         ));
         if l > 0 {
             std::mem::swap(&mut buf.delta, &mut buf.delta_prev);
-        }
-    }
-}
-
-/// One activation on one lane vector: the same operations as [`activate`] element by element.
-#[inline(always)]
-fn act_one<const N: usize>(act: Activation, z: Lanes<N>) -> Lanes<N> {
-    match act {
-        Activation::Sigmoid => z.sigmoid(),
-        Activation::Relu => z.map(|v| if v > 0.0 { v } else { 0.0 }),
-        Activation::LeakyRelu => z.map(|v| if v > 0.0 { v } else { v * LEAKY_SLOPE }),
-        Activation::Tanh => z.tanh(),
-        Activation::Linear => z,
-        Activation::Softmax => unreachable!("softmax has no per-unit form"),
-    }
-}
-
-/// The networks [`online_epoch`] covers: one hidden layer of `H` units on `FI` inputs, `O`
-/// outputs, no batch norm, no softmax (so MSE loss).
-pub fn online_epoch_covers(shape: &NetShape) -> bool {
-    shape.layers.len() == 2
-        && shape
-            .layers
-            .iter()
-            .all(|l| l.gamma_off.is_none() && l.activation != Activation::Softmax)
-        && matches!(
-            (shape.layers[0].fan_in, shape.layers[0].units, shape.layers[1].units),
-            (1, 2, 2) | (1, 4, 2) | (1, 8, 2) | (2, 2, 2) | (2, 4, 2) | (1, 4, 1)
-        )
-}
-
-/// One epoch of online SGD (batch 1, no momentum, MSE) over the samples `x[s·FI..]`,
-/// targets `t[s·O..]`, for a network [`online_epoch_covers`]: every sample's forward pass,
-/// backward pass and update with the network's values held in local arrays instead of the
-/// generic buffers. The operations and their order are exactly those of [`forward`] and
-/// [`backward`] with an [`Sgd`] sink at m = 1, so the bits are the same. With `first`, the
-/// first sample's forward pass is taken from `first` (the evaluation's buffers, computed at
-/// these same parameters).
-#[inline(always)]
-pub fn online_epoch<const N: usize>(
-    shape: &NetShape,
-    params: &mut [Lanes<N>],
-    x: &[Lanes<N>],
-    t: &[Lanes<N>],
-    n: usize,
-    lr: Lanes<N>,
-    first: Option<&Buffers<N>>,
-) {
-    let (fi, h, o) = (shape.layers[0].fan_in, shape.layers[0].units, shape.layers[1].units);
-    macro_rules! go {
-        ($FI:literal, $H:literal, $O:literal) => {
-            online_epoch_fixed::<N, $FI, $H, $O>(shape, params, x, t, n, lr, first)
-        };
-    }
-    match (fi, h, o) {
-        (1, 2, 2) => go!(1, 2, 2),
-        (1, 4, 2) => go!(1, 4, 2),
-        (1, 8, 2) => go!(1, 8, 2),
-        (2, 2, 2) => go!(2, 2, 2),
-        (2, 4, 2) => go!(2, 4, 2),
-        (1, 4, 1) => go!(1, 4, 1),
-        _ => unreachable!("online_epoch_covers was checked"),
-    }
-}
-
-#[inline(always)]
-fn online_epoch_fixed<const N: usize, const FI: usize, const H: usize, const O: usize>(
-    shape: &NetShape,
-    params: &mut [Lanes<N>],
-    x: &[Lanes<N>],
-    t: &[Lanes<N>],
-    n: usize,
-    lr: Lanes<N>,
-    first: Option<&Buffers<N>>,
-) {
-    let (l0, l1) = (&shape.layers[0], &shape.layers[1]);
-    let (act0, act1) = (l0.activation, l1.activation);
-    let (w0o, b0o, w1o, b1o) = (l0.w_off, l0.b_off, l1.w_off, l1.b_off);
-    let nlr = -lr;
-    let x = &x[..n * FI];
-    let t = &t[..n * O];
-    for s in 0..n {
-        let xs: [Lanes<N>; FI] = std::array::from_fn(|i| x[s * FI + i]);
-        let ts: [Lanes<N>; O] = std::array::from_fn(|k| t[s * O + k]);
-        let (mut z0, mut a0) = ([Lanes::zero(); H], [Lanes::zero(); H]);
-        let (mut z1, mut a1) = ([Lanes::zero(); O], [Lanes::zero(); O]);
-        match first {
-            Some(b) if s == 0 => {
-                z0.copy_from_slice(&b.z[0][..H]);
-                a0.copy_from_slice(&b.a[0][..H]);
-                z1.copy_from_slice(&b.z[1][..O]);
-                a1.copy_from_slice(&b.a[1][..O]);
-            }
-            _ => {
-                // forward: affine (i ascending from the bias), activation
-                let (w0, b0) = (&params[w0o..w0o + H * FI], &params[b0o..b0o + H]);
-                for j in 0..H {
-                    let mut acc = b0[j];
-                    for i in 0..FI {
-                        acc = w0[j * FI + i].mul_add(xs[i], acc);
-                    }
-                    z0[j] = acc;
-                    a0[j] = act_one(act0, acc);
-                }
-                let (w1, b1) = (&params[w1o..w1o + O * H], &params[b1o..b1o + O]);
-                for k in 0..O {
-                    let mut acc = b1[k];
-                    for i in 0..H {
-                        acc = w1[k * H + i].mul_add(a0[i], acc);
-                    }
-                    z1[k] = acc;
-                }
-                for k in 0..O {
-                    a1[k] = act_one(act1, z1[k]);
-                }
-            }
-        }
-        // backward: output delta (m = 1: no 1/m factor)
-        let mut d1 = [Lanes::zero(); O];
-        for k in 0..O {
-            d1[k] = (a1[k] - ts[k]) * act_grad(act1, z1[k], a1[k]);
-        }
-        // ∂L/∂a0 with the output weights before their update
-        let mut d0 = [Lanes::zero(); H];
-        {
-            let w1 = &params[w1o..w1o + O * H];
-            for i in 0..H {
-                let mut acc = w1[i] * d1[0];
-                for j in 1..O {
-                    acc = w1[j * H + i].mul_add(d1[j], acc);
-                }
-                d0[i] = acc;
-            }
-        }
-        // output layer: bias, then weights, updated in place (θ ← θ − lr·g, one fused step)
-        for j in 0..O {
-            params[b1o + j] = nlr.mul_add(d1[j], params[b1o + j]);
-            for i in 0..H {
-                let g = d1[j] * a0[i];
-                params[w1o + j * H + i] = nlr.mul_add(g, params[w1o + j * H + i]);
-            }
-        }
-        // hidden layer: activation derivative, then bias and weights
-        for j in 0..H {
-            d0[j] = match act0 {
-                Activation::Relu => d0[j].zip(z0[j], |d, z| if z > 0.0 { d } else { 0.0 }),
-                Activation::LeakyRelu => d0[j].zip(z0[j], |d, z| if z > 0.0 { d } else { d * LEAKY_SLOPE }),
-                Activation::Linear => d0[j],
-                act => d0[j] * act_grad(act, z0[j], a0[j]),
-            };
-        }
-        for j in 0..H {
-            params[b0o + j] = nlr.mul_add(d0[j], params[b0o + j]);
-            for i in 0..FI {
-                let g = d0[j] * xs[i];
-                params[w0o + j * FI + i] = nlr.mul_add(g, params[w0o + j * FI + i]);
-            }
         }
     }
 }

@@ -13,7 +13,7 @@ use super::capacity::{self, Requirement};
 use super::data::Dataset;
 use super::init::init_params;
 use super::lanes::{Lanes, flat};
-use super::net::{Buffers, NetShape, Sgd, Store, backward, forward, online_epoch, online_epoch_covers, sample_loss};
+use super::net::{Buffers, NetShape, Sgd, Store, backward, forward, sample_loss};
 use super::seed::{init_rng, shuffle_rng};
 use super::spec::{Activation, Batch, BiasInit, InitDist, InitOrder, Layout, Loss, SampleOrder, Targets};
 
@@ -587,24 +587,12 @@ impl Trainer {
         let e90 = self.epoch_90pct();
         let doom_at = self.doom_threshold();
         let rule = self.criteria();
-        // The dead-unit counts can end a run at any epoch only when death or doom stops runs.
-        let dead_each_epoch = rule.stop_when_dead || doom_at > 0.0;
         loop {
-            let (mut ev, mut have) = g.evaluate(self, doom_at, dead_each_epoch);
+            let ev = g.evaluate(self, doom_at);
             let mut refilled = false;
             // Lanes that may decide now: at epoch 0, or when something ends a run. Computed on
             // whole vectors first; most epochs nobody decides and only the running minimum moves.
             let decide_now = ev.decisions(&rule);
-            // A lane that decides, starts, reaches e90 or max_epochs, or is traced reads all
-            // its facts: complete the evaluation first.
-            let full = traj.is_some()
-                || lanes
-                    .iter()
-                    .zip(decide_now.0)
-                    .any(|(st, d)| st.active && st.needs_check && (d != 0.0 || st.epoch == 0 || st.epoch == max_epochs || st.epoch == e90));
-            if full {
-                g.complete_eval(self, doom_at, &mut ev, &mut have);
-            }
             for k in 0..N {
                 let st = &mut lanes[k];
                 if !st.active || !st.needs_check {
@@ -796,13 +784,6 @@ pub(crate) struct Eval<const N: usize> {
     pub n: f64,
 }
 
-/// Which optional parts of an [`Eval`] were computed.
-#[derive(Default, Clone, Copy)]
-struct Have {
-    dead: bool,
-    correct: bool,
-}
-
 pub(crate) struct LaneEval {
     pub facts: Facts,
     pub accuracy: f64,
@@ -945,79 +926,20 @@ impl<const N: usize> Group<N> {
     }
 
     /// Forward pass over the whole data set (batch norm with whole-data statistics) and the
-    /// per-lane checks that decide a run's outcome. Only what can change a decision at this
-    /// epoch is computed here: the loss and parameter finiteness always; the dead-unit counts
-    /// when `dead_each_epoch` (death or doom stops runs early); the correct counts when some
-    /// lane's loss is low enough for convergence. [`Self::complete_eval`] fills in the rest
-    /// (same operations on the same buffers, so the same bits) when a lane needs all its facts.
+    /// per-lane checks that decide a run's outcome.
     #[inline(always)]
-    fn evaluate(&mut self, t: &Trainer, doom_at: f64, dead_each_epoch: bool) -> (Eval<N>, Have) {
+    fn evaluate(&mut self, t: &Trainer, doom_at: f64) -> Eval<N> {
         let shape = &t.shape;
         let n = t.spec.dataset.len();
-        forward(shape, &self.params, &self.xd, n, &mut self.eval_buf);
-        let zero = Lanes::zero();
-        let mut loss = zero;
-        for s in 0..n {
-            loss += sample_loss(shape, t.spec.loss, &self.eval_buf, &self.td, s);
-        }
-        loss = loss / Lanes::splat(n as f64);
-        // max |θ| and finiteness (|θ| ≤ MAX is false for ±∞ and NaN).
-        let mut max_abs = zero;
-        let mut bad = zero;
-        let pf = flat(&self.params);
-        for c in pf.chunks_exact(N) {
-            let a = Lanes::<N>(c.try_into().expect("N lanes")).abs();
-            max_abs = a.max_of(max_abs);
-            bad = bad.max_of(a.zip(Lanes::splat(f64::MAX), |x, m| if x <= m { 0.0 } else { 1.0 }));
-        }
-        let max_abs = bad.zip(max_abs, |b, m| if b > 0.0 { f64::INFINITY } else { m });
-        let mut ev = Eval {
-            loss,
-            correct: zero,
-            dead_units: zero,
-            dead_layer: zero,
-            doomed: zero,
-            max_abs,
-            bad,
-            n: n as f64,
-        };
-        let mut have = Have::default();
-        if dead_each_epoch {
-            self.eval_dead(t, doom_at, &mut ev);
-            have.dead = true;
-        }
-        // Convergence needs loss ≤ tol; where no lane is that low, `correct` decides nothing.
-        let tol = t.spec.tol;
-        if ev.loss.0.iter().any(|&l| low_loss(l, tol)) {
-            self.eval_correct(t, &mut ev);
-            have.correct = true;
-        }
-        (ev, have)
-    }
-
-    /// Computes the parts of the evaluation that [`Self::evaluate`] skipped, from the same
-    /// forward pass (the parameters are unchanged since).
-    fn complete_eval(&self, t: &Trainer, doom_at: f64, ev: &mut Eval<N>, have: &mut Have) {
-        if !have.dead {
-            self.eval_dead(t, doom_at, ev);
-            have.dead = true;
-        }
-        if !have.correct {
-            self.eval_correct(t, ev);
-            have.correct = true;
-        }
-    }
-
-    /// Correctly classified samples per lane, from the evaluation's forward pass.
-    #[inline(always)]
-    fn eval_correct(&self, t: &Trainer, ev: &mut Eval<N>) {
-        let shape = &t.shape;
-        let n = t.spec.dataset.len();
+        let buf = &mut self.eval_buf;
+        forward(shape, &self.params, &self.xd, n, buf);
         let nl = shape.layers.len();
         let out = shape.output_units();
-        let a = &self.eval_buf.a[nl - 1];
+        let mut loss = Lanes::zero();
         let mut correct = Lanes::zero();
+        let a = &buf.a[nl - 1];
         for s in 0..n {
+            loss += sample_loss(shape, t.spec.loss, buf, &self.td, s);
             let label = Lanes::splat(self.labels[s]);
             let pred = if out == 1 {
                 // binary: class 1 when y ≥ 0.5
@@ -1035,14 +957,7 @@ impl<const N: usize> Group<N> {
             };
             correct += pred.zip(label, |p, l| if p == l { 1.0 } else { 0.0 });
         }
-        ev.correct = correct;
-    }
-
-    /// Dead ReLU units and layers and capacity doom, from the evaluation's forward pass.
-    #[inline(always)]
-    fn eval_dead(&self, t: &Trainer, doom_at: f64, ev: &mut Eval<N>) {
-        let shape = &t.shape;
-        let n = t.spec.dataset.len();
+        loss = loss / Lanes::splat(n as f64);
         // Dead ReLU units and layers, as whole-vector operations: a unit is dead when its
         // pre-activation is ≤ 0 on every sample, i.e. its maximum over the samples is not > 0.
         let (one, zero) = (Lanes::splat(1.0), Lanes::zero());
@@ -1054,7 +969,7 @@ impl<const N: usize> Group<N> {
                 continue;
             }
             let u = layer.units;
-            let z = &self.eval_buf.z[l];
+            let z = &buf.z[l];
             let mut alive_units = zero;
             for j in 0..u {
                 let mut mx = z[j];
@@ -1072,9 +987,26 @@ impl<const N: usize> Group<N> {
             // layer dead ⇔ no unit alive
             dead_layer = dead_layer.max_of(alive_units.select_pos(zero, one));
         }
-        ev.dead_units = dead_units;
-        ev.dead_layer = dead_layer;
-        ev.doomed = doomed;
+        // max |θ| and finiteness (|θ| ≤ MAX is false for ±∞ and NaN).
+        let mut max_abs = zero;
+        let mut bad = zero;
+        let pf = flat(&self.params);
+        for c in pf.chunks_exact(N) {
+            let a = Lanes::<N>(c.try_into().expect("N lanes")).abs();
+            max_abs = a.max_of(max_abs);
+            bad = bad.max_of(a.zip(Lanes::splat(f64::MAX), |x, m| if x <= m { 0.0 } else { 1.0 }));
+        }
+        let max_abs = bad.zip(max_abs, |b, m| if b > 0.0 { f64::INFINITY } else { m });
+        Eval {
+            loss,
+            correct,
+            dead_units,
+            dead_layer,
+            doomed,
+            max_abs,
+            bad,
+            n: n as f64,
+        }
     }
 
     /// One epoch of (mini-)batch SGD for every lane. Must directly follow [`Self::evaluate`]
@@ -1112,12 +1044,6 @@ impl<const N: usize> Group<N> {
         // every per-sample value is the same operation sequence on the same inputs: reuse it
         // (same bits, one forward pass less per epoch).
         let reuse_eval = s.sample_order != SampleOrder::Shuffled && (!s.batch_norm || bs >= n);
-        if bs == 1 && s.momentum == 0.0 && s.loss == Loss::Mse && online_epoch_covers(&t.shape) {
-            // Online plain SGD on a one-hidden-layer network: the fused kernel (same bits).
-            let first = if reuse_eval { Some(&self.eval_buf) } else { None };
-            online_epoch(&t.shape, &mut self.params, &self.xe, &self.te, n, lr, first);
-            return;
-        }
         let mut start = 0;
         while start < n {
             let m = bs.min(n - start);
