@@ -75,21 +75,27 @@ fn converged_by_cell(dir: &Path) -> HashMap<String, Vec<bool>> {
         .collect()
 }
 
+/// Runs a config to completion with its progress lines (not quiet); returns stderr.
+fn run_loud(cfg: &Path, out: &Path) -> String {
+    let o = bin()
+        .arg("--config")
+        .arg(cfg)
+        .arg("--out")
+        .arg(out)
+        .args(["--threads", "2"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr).to_string();
+    assert!(o.status.success(), "{err}");
+    err
+}
+
 #[test]
 fn each_cell_stops_by_its_confidence_sequence_and_keeps_common_random_numbers() {
     let tmp = tempfile::tempdir().unwrap();
     let cfg = write(tmp.path(), "a.toml", ADAPT);
     let out = tmp.path().join("a");
-    let o = bin()
-        .arg("--config")
-        .arg(&cfg)
-        .arg("--out")
-        .arg(&out)
-        .args(["--threads", "2"])
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert!(o.status.success(), "{err}");
+    let err = run_loud(&cfg, &out);
     assert!(err.contains("up to 256 seeds (adaptive"), "{err}");
     assert!(
         err.contains("adaptive: ") && err.contains("cells reached ±0.1 on converged"),
@@ -213,16 +219,7 @@ fn kill_9_then_resume_equals_an_uninterrupted_run() {
     child.kill().unwrap();
     child.wait().unwrap();
     assert!(!out.join("runs.parquet").exists(), "the run finished before it could be killed");
-    let o = bin()
-        .arg("--config")
-        .arg(&cfg)
-        .arg("--out")
-        .arg(&out)
-        .args(["--threads", "2"])
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert!(o.status.success(), "{err}");
+    let err = run_loud(&cfg, &out);
     assert!(err.contains("resumed: "), "{err}");
     let reference = tmp.path().join("ref");
     run_ok(&cfg, &reference, &["--threads", "2"]);
