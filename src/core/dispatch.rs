@@ -7,8 +7,14 @@
 //! one `vfmadd` instruction, the baseline build into a call of the C library's `fma`
 //! (correctly rounded whether the CPU has an FMA unit or not; scalar, so several times slower —
 //! it only runs on x86-64 CPUs without AVX2/FMA, i.e. from before 2013, and in checks).
+//!
+//! On AVX-512 and AVX2, networks of one hidden layer trained by online SGD go to the fused
+//! kernels (`super::fused`), in groups of two registers (16 lanes on AVX-512, 8 on AVX2): the
+//! same operations in the same order, so the same bits as the generic code.
 
-use super::train::{RunResult, Trainer};
+use super::fused::{self, ANY, Fused, RELU, SIGMOID};
+use super::simd::{Simd, X2};
+use super::train::{OnResult, RunResult, Trainer};
 
 /// Replicates trained side by side in one group (16 f64 = two AVX-512 registers, four AVX2 registers).
 pub const LANES: usize = 16;
@@ -36,12 +42,15 @@ impl Trainer {
     /// `(index into seeds, result)` as each finishes. A finished lane is refilled with the next
     /// seed at once, so early stopping stays per replicate. Results are bit-identical to
     /// [`Trainer::run`] for every seed, whatever `LANES` is.
-    pub fn run_many(&self, seeds: &[u64], on_result: impl FnMut(usize, RunResult)) {
-        run_many(self, seeds, on_result)
+    pub fn run_many(&self, seeds: &[u64], mut on_result: impl FnMut(usize, RunResult)) {
+        run_many(self, seeds, &mut on_result)
     }
 }
 
-pub(crate) fn run_many(t: &Trainer, seeds: &[u64], on_result: impl FnMut(usize, RunResult)) {
+/// Not generic over the callback (called once per run): the kernels are compiled once, not
+/// once per caller.
+#[inline(never)]
+pub(crate) fn run_many(t: &Trainer, seeds: &[u64], on_result: OnResult<'_>) {
     #[cfg(target_arch = "x86_64")]
     {
         match simd_level() {
@@ -51,22 +60,53 @@ pub(crate) fn run_many(t: &Trainer, seeds: &[u64], on_result: impl FnMut(usize, 
             _ => {}
         }
     }
-    run_baseline(t, seeds, on_result)
+    baseline(t, seeds, on_result)
 }
 
 /// The portable kernel (also used to check the others give identical bits).
-pub fn run_baseline(t: &Trainer, seeds: &[u64], on_result: impl FnMut(usize, RunResult)) {
+pub fn run_baseline(t: &Trainer, seeds: &[u64], mut on_result: impl FnMut(usize, RunResult)) {
+    baseline(t, seeds, &mut on_result)
+}
+
+#[inline(never)]
+fn baseline(t: &Trainer, seeds: &[u64], on_result: OnResult<'_>) {
     t.run_lanes::<LANES>(seeds, None, on_result)
+}
+
+/// The fused kernel for `t`'s shape in groups of `N` lanes (one vector register), where one
+/// is compiled for it; else the generic kernels in groups of [`LANES`]. Same bits either way.
+#[inline(always)]
+fn fused_or_generic<V: Simd<N>, const N: usize>(t: &Trainer, seeds: &[u64], on_result: OnResult<'_>) {
+    // The shapes with a fused kernel: the article's 1-4-2 (one-hot targets) with its three
+    // activation pairs fixed, any other activation pair on it, and 1-4-1 (binary), 1-2-2 and
+    // 1-8-2 with any pair. Each is another copy of the kernel in the binary (compile time).
+    if fused::applies(t, 4, 2, RELU, SIGMOID) {
+        t.run_lanes_with::<N, Fused<V, N, 4, 2, RELU, SIGMOID>>(seeds, None, on_result)
+    } else if fused::applies(t, 4, 2, RELU, RELU) {
+        t.run_lanes_with::<N, Fused<V, N, 4, 2, RELU, RELU>>(seeds, None, on_result)
+    } else if fused::applies(t, 4, 2, SIGMOID, SIGMOID) {
+        t.run_lanes_with::<N, Fused<V, N, 4, 2, SIGMOID, SIGMOID>>(seeds, None, on_result)
+    } else if fused::applies(t, 4, 2, ANY, ANY) {
+        t.run_lanes_with::<N, Fused<V, N, 4, 2, ANY, ANY>>(seeds, None, on_result)
+    } else if fused::applies(t, 4, 1, ANY, ANY) {
+        t.run_lanes_with::<N, Fused<V, N, 4, 1, ANY, ANY>>(seeds, None, on_result)
+    } else if fused::applies(t, 2, 2, ANY, ANY) {
+        t.run_lanes_with::<N, Fused<V, N, 2, 2, ANY, ANY>>(seeds, None, on_result)
+    } else if fused::applies(t, 8, 2, ANY, ANY) {
+        t.run_lanes_with::<N, Fused<V, N, 8, 2, ANY, ANY>>(seeds, None, on_result)
+    } else {
+        t.run_lanes::<LANES>(seeds, None, on_result)
+    }
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn run_avx2(t: &Trainer, seeds: &[u64], on_result: impl FnMut(usize, RunResult)) {
-    t.run_lanes::<LANES>(seeds, None, on_result)
+unsafe fn run_avx2(t: &Trainer, seeds: &[u64], on_result: OnResult<'_>) {
+    fused_or_generic::<X2<std::arch::x86_64::__m256d>, 8>(t, seeds, on_result)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512dq,avx512vl,fma")]
-unsafe fn run_avx512(t: &Trainer, seeds: &[u64], on_result: impl FnMut(usize, RunResult)) {
-    t.run_lanes::<LANES>(seeds, None, on_result)
+unsafe fn run_avx512(t: &Trainer, seeds: &[u64], on_result: OnResult<'_>) {
+    fused_or_generic::<X2<std::arch::x86_64::__m512d>, 16>(t, seeds, on_result)
 }

@@ -84,7 +84,7 @@ pub fn flat_mut<const N: usize>(v: &mut [Lanes<N>]) -> &mut [f64] {
 
 /// 1.5·2⁵²: adding and subtracting it rounds a double with |x| < 2⁵¹ to the nearest integer
 /// (ties to even) using only IEEE additions — identical on every x86-64 SIMD level.
-const ROUND_MAGIC: f64 = 6_755_399_441_055_744.0;
+pub(super) const ROUND_MAGIC: f64 = 6_755_399_441_055_744.0;
 
 impl<const N: usize> Lanes<N> {
     /// All lanes equal to `v`.
@@ -165,7 +165,7 @@ impl<const N: usize> Lanes<N> {
     pub fn sigmoid(self) -> Self {
         // Computed CHUNK lanes at a time: the ~25 steps' temporaries of a whole group would not
         // fit in the vector registers. Element-wise, so the bits are the same either way.
-        if N % CHUNK == 0 && N > CHUNK {
+        if N.is_multiple_of(CHUNK) && N > CHUNK {
             let mut out = self.0;
             for c in out.chunks_exact_mut(CHUNK) {
                 let v = Lanes::<CHUNK>(c.try_into().expect("CHUNK lanes")).sigmoid();
@@ -277,7 +277,27 @@ pub fn exp_lanes<const N: usize>(x: Lanes<N>) -> Lanes<N> {
 const CHUNK: usize = 4;
 
 /// Largest x whose e^x is finite in f64.
-const EXP_HI: f64 = 709.782_712_893_384;
+pub(super) const EXP_HI: f64 = 709.782_712_893_384;
+
+/// The constants of [`exp_ratio`] (shared with its register twin in `super::simd`).
+pub(super) mod ratio {
+    pub(in super::super) const LOG2E: f64 = std::f64::consts::LOG2_E;
+    #[allow(clippy::excessive_precision)]
+    pub(in super::super) const LN2_HI: f64 = 6.931_471_803_691_238_2e-1; // fdlibm ln2HI[0]
+    #[allow(clippy::excessive_precision)]
+    pub(in super::super) const LN2_LO: f64 = 1.908_214_929_270_587_7e-10; // fdlibm ln2LO[0]
+    pub(in super::super) const LO: f64 = -708.0;
+    #[allow(clippy::excessive_precision)]
+    pub(in super::super) const P: [f64; 5] = [
+        1.666_666_666_666_660_190_37e-01,  // fdlibm P1
+        -2.777_777_777_701_559_338_42e-03, // P2
+        6.613_756_321_437_934_361_17e-05,  // P3
+        -1.653_390_220_546_525_153_90e-06, // P4
+        4.138_136_797_057_238_460_39e-08,  // P5
+    ];
+    /// Bias of 2^(k−1) in [`super::exp_ratio`]: 1022 + 2⁵².
+    pub(in super::super) const SCALE_BIAS: f64 = 1022.0 + 4_503_599_627_370_496.0;
+}
 
 /// e^x as a ratio `num/den` of two finite positive lanes, for the sigmoid and tanh, which then
 /// need one division in all instead of one for e^x and one for themselves.
@@ -293,20 +313,7 @@ const EXP_HI: f64 = 709.782_712_893_384;
 /// identical bits on every CPU.
 #[inline(always)]
 fn exp_ratio<const N: usize>(x: Lanes<N>) -> (Lanes<N>, Lanes<N>) {
-    const LOG2E: f64 = std::f64::consts::LOG2_E;
-    #[allow(clippy::excessive_precision)]
-    const LN2_HI: f64 = 6.931_471_803_691_238_2e-1; // fdlibm ln2HI[0]
-    #[allow(clippy::excessive_precision)]
-    const LN2_LO: f64 = 1.908_214_929_270_587_7e-10; // fdlibm ln2LO[0]
-    const LO: f64 = -708.0;
-    #[allow(clippy::excessive_precision)]
-    const P: [f64; 5] = [
-        1.666_666_666_666_660_190_37e-01,  // fdlibm P1
-        -2.777_777_777_701_559_338_42e-03, // P2
-        6.613_756_321_437_934_361_17e-05,  // P3
-        -1.653_390_220_546_525_153_90e-06, // P4
-        4.138_136_797_057_238_460_39e-08,  // P5
-    ];
+    use ratio::*;
     let xc = x.map(|v| if v > EXP_HI { EXP_HI } else { v }).map(|v| if v < LO { LO } else { v });
     let k = (xc * Lanes::splat(LOG2E)).map(round_magic);
     let r = (-k).mul_add(Lanes::splat(LN2_LO), (-k).mul_add(Lanes::splat(LN2_HI), xc));
@@ -319,7 +326,7 @@ fn exp_ratio<const N: usize>(x: Lanes<N>) -> (Lanes<N>, Lanes<N>) {
     let den = Lanes::splat(2.0) - c;
     let num = Lanes::splat(2.0).mul_add(r, den);
     // 2^(k−1): the bias 1023 − 1 folded into the constant (k is integer-valued, all exact).
-    let scale = (k + Lanes::splat(1022.0 + 4_503_599_627_370_496.0)).map(|v| f64::from_bits(v.to_bits() << 52));
+    let scale = (k + Lanes::splat(SCALE_BIAS)).map(|v| f64::from_bits(v.to_bits() << 52));
     let num = num * scale;
     (num, den * Lanes::splat(0.5))
 }

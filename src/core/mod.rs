@@ -4,10 +4,12 @@
 pub mod capacity;
 pub mod data;
 pub mod dispatch;
+mod fused;
 pub mod init;
 pub mod lanes;
 pub mod net;
 pub mod seed;
+mod simd;
 pub mod spec;
 pub mod train;
 

@@ -357,7 +357,7 @@ fn activate<const N: usize>(act: Activation, z: &[Lanes<N>], a: &mut [Lanes<N>],
 
 /// Derivative of the activation, from pre-activation `z` and output `a`.
 #[inline(always)]
-fn act_grad<const N: usize>(act: Activation, z: Lanes<N>, a: Lanes<N>) -> Lanes<N> {
+pub(crate) fn act_grad<const N: usize>(act: Activation, z: Lanes<N>, a: Lanes<N>) -> Lanes<N> {
     let one = Lanes::splat(1.0);
     match act {
         Activation::Sigmoid => a * (one - a),

@@ -606,3 +606,61 @@ fn measure_doom() {
         );
     }
 }
+
+/// The fused kernels (one hidden layer, online SGD) against the generic kernels, every field of
+/// every result bit for bit: every pair of activations, both sample orders, one-hot and binary
+/// targets, the hidden widths that have a fused kernel, runs that converge, diverge, die, are
+/// doomed or stall — in groups of 4 lanes (refilled at different epochs) and as dispatched.
+#[test]
+fn fused_kernels_give_the_generic_bits() {
+    use super::fused::{ANY, Fused, applies};
+    let hidden = ["relu", "leaky_relu", "sigmoid", "tanh", "linear"];
+    let outputs = ["sigmoid", "relu", "linear", "tanh", "leaky_relu"];
+    let data = ["two", "three", "four", "five"];
+    let mut case = 0usize;
+    let mut fused_cases = 0;
+    for h in hidden {
+        for o in outputs {
+            for shuffled in [false, true] {
+                case += 1;
+                let mut s = spec(data[case % 4], &format!("{h}-{o}"), [0.1, 0.9, 3.0, 25.0][case % 4]);
+                s.hidden = [4, 2, 8, 4][(case / 2) % 4];
+                s.targets = if case.is_multiple_of(3) { Targets::Binary } else { Targets::Onehot };
+                s.sample_order = if shuffled { SampleOrder::Shuffled } else { SampleOrder::Fixed };
+                s.tol = [0.01, 0.0, 0.05][case % 3];
+                s.max_epochs = 150;
+                let t = Trainer::new(s).unwrap();
+                let seeds: Vec<u64> = (0..23).map(|r| replicate_seed(case as u64, r)).collect();
+                let mut generic = vec![None; seeds.len()];
+                dispatch::run_baseline(&t, &seeds, |i, r| generic[i] = Some(r));
+                let mut runs: Vec<Vec<Option<RunResult>>> = Vec::new();
+                macro_rules! fused {
+                    ($h:literal, $o:literal) => {
+                        if applies(&t, $h, $o, ANY, ANY) {
+                            let mut v = vec![None; seeds.len()];
+                            t.run_lanes_with::<4, Fused<Lanes<4>, 4, $h, $o, ANY, ANY>>(&seeds, None, &mut |i, r| v[i] = Some(r));
+                            runs.push(v);
+                        }
+                    };
+                }
+                fused!(4, 2);
+                fused!(4, 1);
+                fused!(2, 2);
+                fused!(8, 2);
+                fused!(2, 1);
+                fused!(8, 1);
+                assert!(!runs.is_empty(), "{h}-{o}: no fused kernel applied");
+                fused_cases += 1;
+                let mut by_dispatch = vec![None; seeds.len()];
+                t.run_many(&seeds, |i, r| by_dispatch[i] = Some(r));
+                runs.push(by_dispatch);
+                for v in &runs {
+                    for i in 0..seeds.len() {
+                        assert_eq!(v[i], generic[i], "{h}-{o} shuffled={shuffled} seed {i}");
+                    }
+                }
+            }
+        }
+    }
+    assert_eq!(fused_cases, 50);
+}

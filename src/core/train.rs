@@ -487,6 +487,11 @@ impl Trainer {
         &self.shape
     }
 
+    /// Samples per update.
+    pub(crate) fn batch_size(&self) -> usize {
+        self.batch_size
+    }
+
     /// Sample-steps per epoch (forward + backward of one sample for one replicate).
     pub fn steps_per_epoch(&self) -> usize {
         self.spec.dataset.len()
@@ -540,7 +545,7 @@ impl Trainer {
     /// Trains one run from `seed` (scalar path, `N = 1`).
     pub fn run(&self, seed: u64) -> RunResult {
         let mut out = None;
-        self.run_lanes::<1>(&[seed], None, |_, r| out = Some(r));
+        self.run_lanes::<1>(&[seed], None, &mut |_, r| out = Some(r));
         out.expect("one result")
     }
 
@@ -555,23 +560,40 @@ impl Trainer {
             initial_params: Params { layers: Vec::new() },
             final_params: Params { layers: Vec::new() },
         };
-        self.run_lanes::<1>(&[seed], Some(&mut traj), |_, r| out = Some(r));
+        self.run_lanes::<1>(&[seed], Some(&mut traj), &mut |_, r| out = Some(r));
         (out.expect("one result"), traj)
     }
 
     // `Trainer::run_many` (SIMD dispatch over `run_lanes`) lives in `super::dispatch`, so this
     // module never imports the dispatcher: dependencies inside `core` point one way.
 
-    /// The lane scheduler, generic over the lane count.
+    /// The lane scheduler, generic over the lane count, with the generic kernels.
     #[inline(always)]
-    pub(crate) fn run_lanes<const N: usize>(
+    pub(crate) fn run_lanes<const N: usize>(&self, seeds: &[u64], traj: Option<&mut Trajectory>, on_result: OnResult<'_>) {
+        self.run_lanes_with::<N, Generic>(seeds, traj, on_result)
+    }
+
+    /// The lane scheduler: trains `seeds` in groups of `N` lanes with kernel `K`, refilling a
+    /// lane with the next seed as soon as its run is decided.
+    ///
+    /// Every epoch the kernel *screens* all lanes (the loss and a vector of "decides now"
+    /// flags). In most epochs no lane decides and none is at a recorded epoch (0, the 90 % point,
+    /// max_epochs): then only the running minimum of the loss moves, as one vector operation,
+    /// and the group trains on. Otherwise every lane is looked at one by one, with the full
+    /// evaluation (computed on demand by the generic code when the kernel did not: the
+    /// parameters have not moved since the screen, so its values are the same bits).
+    #[inline(always)]
+    pub(crate) fn run_lanes_with<const N: usize, K: Kernel<N>>(
         &self,
         seeds: &[u64],
         mut traj: Option<&mut Trajectory>,
-        mut on_result: impl FnMut(usize, RunResult),
+        on_result: OnResult<'_>,
     ) {
         let mut g = Group::<N>::new(self);
+        let mut kern = K::new(self);
         let mut lanes: [LaneState; N] = std::array::from_fn(|_| LaneState::idle());
+        // Running minimum of each lane's loss since its epoch 0.
+        let mut mins = Lanes::<N>::splat(f64::INFINITY);
         let mut next = 0usize;
         for k in 0..N {
             if next < seeds.len() {
@@ -587,25 +609,35 @@ impl Trainer {
         let e90 = self.epoch_90pct();
         let doom_at = self.doom_threshold();
         let rule = self.criteria();
+        // Evaluations ahead in which no active lane is at a recorded epoch (0 forces a look).
+        let mut quiet = 0u32;
         loop {
-            let ev = g.evaluate(self, doom_at);
+            let sc = kern.screen(&mut g, self, doom_at, &rule);
+            // The running minimum, for every lane at once: a finite loss below the minimum.
+            // (Lanes evaluated twice in one epoch — after a refill — see the same loss twice.)
+            mins = mins.zip(sc.loss, |m, l| if l.is_finite() && l < m { l } else { m });
+            // (A finished lane that was not refilled trains on idle and may decide anything.)
+            let nobody_decides = sc.decide.0.iter().zip(&lanes).all(|(&d, st)| d == 0.0 || !st.active);
+            if quiet > 0 && traj.is_none() && nobody_decides {
+                quiet -= 1;
+                kern.train_epoch(&mut g, self, &mut lanes);
+                for st in lanes.iter_mut() {
+                    st.epoch += 1;
+                }
+                continue;
+            }
+            let mut full = sc.full;
             let mut refilled = false;
-            // Lanes that may decide now: at epoch 0, or when something ends a run. Computed on
-            // whole vectors first; most epochs nobody decides and only the running minimum moves.
-            let decide_now = ev.decisions(&rule);
             for k in 0..N {
                 let st = &mut lanes[k];
                 if !st.active || !st.needs_check {
                     continue;
                 }
                 st.needs_check = false;
-                if traj.is_none() && st.epoch != 0 && st.epoch != max_epochs && st.epoch != e90 && decide_now.0[k] == 0.0 {
-                    let l = ev.loss.0[k];
-                    if l < st.min_loss {
-                        st.min_loss = l; // finite here: a non-finite loss is a decision
-                    }
+                if traj.is_none() && st.epoch != 0 && st.epoch != max_epochs && st.epoch != e90 && sc.decide.0[k] == 0.0 {
                     continue;
                 }
+                let ev = full.get_or_insert_with(|| g.evaluate(self, doom_at));
                 let e = ev.lane(k, self.relu_units);
                 if st.epoch == 0 {
                     st.born_dead = e.dead_layer;
@@ -617,9 +649,6 @@ impl Trainer {
                     st.loss_90 = e.facts.loss;
                 }
                 let loss = e.facts.loss;
-                if loss.is_finite() && loss < st.min_loss {
-                    st.min_loss = loss;
-                }
                 if let Some(t) = traj.as_deref_mut() {
                     t.losses.push(loss);
                     t.accuracies.push(e.accuracy);
@@ -632,7 +661,7 @@ impl Trainer {
                         epochs: st.epoch,
                         dead_cause,
                         final_loss: loss,
-                        min_loss: st.min_loss,
+                        min_loss: mins.0[k],
                         accuracy: e.accuracy,
                         born_dead: st.born_dead,
                         dead_units_init: st.dead_units_init,
@@ -649,6 +678,7 @@ impl Trainer {
                     on_result(st.job, r);
                     if next < seeds.len() {
                         g.start_lane(self, k, seeds[next], st);
+                        mins.0[k] = f64::INFINITY;
                         st.job = next;
                         next += 1;
                         refilled = true;
@@ -658,27 +688,87 @@ impl Trainer {
                 }
             }
             if refilled {
+                quiet = 0; // the fresh lanes' epoch 0 is recorded at the next look
                 continue; // evaluate the fresh lanes at their epoch 0 before training
             }
             if lanes.iter().all(|l| !l.active) {
                 break;
             }
-            g.train_epoch(self, &mut lanes);
-            for st in lanes.iter_mut().filter(|l| l.active) {
+            kern.train_epoch(&mut g, self, &mut lanes);
+            // The next evaluation is at epoch + 1 for every lane; the ones after it up to (not
+            // including) the next recorded epoch of any active lane may skip the lane-by-lane look.
+            quiet = u32::MAX;
+            for st in lanes.iter_mut() {
                 st.epoch += 1;
-                st.needs_check = true;
+                if st.active {
+                    st.needs_check = true;
+                    for mark in [e90, max_epochs] {
+                        if mark >= st.epoch {
+                            quiet = quiet.min(mark - st.epoch);
+                        }
+                    }
+                }
             }
         }
     }
 }
 
+/// Where the scheduler hands each finished run: `(index into seeds, result)`. A trait object,
+/// not a generic parameter, so that the kernels are compiled once rather than once per caller
+/// (it is called once per run, not per epoch).
+pub(crate) type OnResult<'a> = &'a mut dyn FnMut(usize, RunResult);
+
+/// The numerical half of the lane scheduler: screening a group of lanes, and training it for
+/// one epoch. [`Generic`] serves every network; `super::fused` holds faster specialisations for
+/// common small shapes that perform the same operations in the same order (same bits).
+pub(crate) trait Kernel<const N: usize> {
+    fn new(t: &Trainer) -> Self;
+    /// Evaluates every lane on the whole data set at the current parameters.
+    fn screen(&mut self, g: &mut Group<N>, t: &Trainer, doom_at: f64, rule: &Criteria) -> Screen<N>;
+    /// One epoch of training for every lane; directly follows a [`Kernel::screen`] with the
+    /// parameters unchanged since (the scheduler's order), so its forward pass may be reused.
+    fn train_epoch(&mut self, g: &mut Group<N>, t: &Trainer, lanes: &mut [LaneState; N]);
+}
+
+/// What a kernel's screen found.
+pub(crate) struct Screen<const N: usize> {
+    /// Mean loss over the data set (the same bits as [`Eval::loss`]).
+    pub loss: Lanes<N>,
+    /// Non-zero exactly where [`decide`] ends the lane's run now (`at_max = false`), as
+    /// [`Eval::decisions`].
+    pub decide: Lanes<N>,
+    /// The full evaluation, when the kernel computed one.
+    pub full: Option<Eval<N>>,
+}
+
+/// The kernels for every network shape, batch size, batch norm and optimiser.
+pub(crate) struct Generic;
+
+impl<const N: usize> Kernel<N> for Generic {
+    fn new(_t: &Trainer) -> Self {
+        Generic
+    }
+    #[inline(always)]
+    fn screen(&mut self, g: &mut Group<N>, t: &Trainer, doom_at: f64, rule: &Criteria) -> Screen<N> {
+        let ev = g.evaluate(t, doom_at);
+        Screen {
+            loss: ev.loss,
+            decide: ev.decisions(rule),
+            full: Some(ev),
+        }
+    }
+    #[inline(always)]
+    fn train_epoch(&mut self, g: &mut Group<N>, t: &Trainer, lanes: &mut [LaneState; N]) {
+        g.train_epoch(t, lanes)
+    }
+}
+
 /// Bookkeeping of one lane.
-struct LaneState {
+pub(crate) struct LaneState {
     active: bool,
     needs_check: bool,
     job: usize,
     epoch: u32,
-    min_loss: f64,
     born_dead: bool,
     dead_units_init: u32,
     live_units_init: u32,
@@ -695,7 +785,6 @@ impl LaneState {
             needs_check: false,
             job: 0,
             epoch: 0,
-            min_loss: f64::INFINITY,
             born_dead: false,
             dead_units_init: 0,
             live_units_init: 0,
@@ -835,20 +924,20 @@ impl<const N: usize> Eval<N> {
 }
 
 /// Parameters, optimiser state and buffers of a group of `N` lanes.
-struct Group<const N: usize> {
-    params: Vec<Lanes<N>>,
+pub(crate) struct Group<const N: usize> {
+    pub(super) params: Vec<Lanes<N>>,
     vel: Vec<Lanes<N>>,
     /// Scratch for initialising one lane.
     scalar: Vec<f64>,
     /// Inputs / targets of the whole data set in data order (broadcast to all lanes).
-    xd: Vec<Lanes<N>>,
-    td: Vec<Lanes<N>>,
+    pub(super) xd: Vec<Lanes<N>>,
+    pub(super) td: Vec<Lanes<N>>,
     /// Inputs / targets in this epoch's order, per lane.
-    xe: Vec<Lanes<N>>,
-    te: Vec<Lanes<N>>,
+    pub(super) xe: Vec<Lanes<N>>,
+    pub(super) te: Vec<Lanes<N>>,
     train_buf: Buffers<N>,
     eval_buf: Buffers<N>,
-    labels: Vec<f64>,
+    pub(super) labels: Vec<f64>,
 }
 
 impl<const N: usize> Group<N> {
@@ -893,7 +982,6 @@ impl<const N: usize> Group<N> {
         st.active = true;
         st.needs_check = true;
         st.epoch = 0;
-        st.min_loss = f64::INFINITY;
         st.born_dead = false;
         st.dead_units_init = 0;
         st.live_units_init = 0;
@@ -1009,13 +1097,12 @@ impl<const N: usize> Group<N> {
         }
     }
 
-    /// One epoch of (mini-)batch SGD for every lane. Must directly follow [`Self::evaluate`]
-    /// with the parameters unchanged since (the run loop's order): its forward pass is reused.
+    /// In shuffled order, draws this epoch's permutation for every lane and lays its inputs and
+    /// targets out in `xe` / `te`; in fixed order `xe` / `te` stay the data in order.
     #[inline(always)]
-    fn train_epoch(&mut self, t: &Trainer, lanes: &mut [LaneState; N]) {
+    pub(super) fn shuffle_epoch(&mut self, t: &Trainer, lanes: &mut [LaneState; N]) {
         let s = &t.spec;
         let d = &s.dataset;
-        let n = d.len();
         let dim = d.dim;
         let out = t.shape.output_units();
         if s.sample_order == SampleOrder::Shuffled {
@@ -1036,6 +1123,18 @@ impl<const N: usize> Group<N> {
                 }
             }
         }
+    }
+
+    /// One epoch of (mini-)batch SGD for every lane. Must directly follow [`Self::evaluate`]
+    /// with the parameters unchanged since (the run loop's order): its forward pass is reused.
+    #[inline(always)]
+    fn train_epoch(&mut self, t: &Trainer, lanes: &mut [LaneState; N]) {
+        let s = &t.spec;
+        let d = &s.dataset;
+        let n = d.len();
+        let dim = d.dim;
+        let out = t.shape.output_units();
+        self.shuffle_epoch(t, lanes);
         let (lr, mom) = (Lanes::splat(s.lr), Lanes::splat(s.momentum));
         let bs = t.batch_size;
         // The evaluation that precedes every epoch ran the forward pass of the whole data set

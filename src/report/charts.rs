@@ -519,10 +519,10 @@ fn steps(pts: &[(f64, f64)], end: f64) -> Vec<(f64, f64)> {
         }
         out.push((x, y));
     }
-    if let Some(&(x, y)) = pts.last() {
-        if end > x {
-            out.push((end, y));
-        }
+    if let Some(&(x, y)) = pts.last()
+        && end > x
+    {
+        out.push((end, y));
     }
     out
 }

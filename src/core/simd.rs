@@ -1,0 +1,357 @@
+//! One SIMD register of `N` f64 lanes, for the fused kernels (`super::fused`).
+//!
+//! The generic kernels compute on [`Lanes`] arrays and leave the vectorisation to LLVM, which
+//! does well while they live in memory. A fused kernel keeps a whole network in registers,
+//! and there LLVM splits the arrays into scalars and reassembles them with shuffles; so the
+//! fused kernels are written on this trait, whose operations are single instructions: AVX-512
+//! (`__m512d`, 8 lanes) and AVX2 (`__m256d`, 4 lanes), plus [`Lanes`] itself (any `N`, for
+//! tests and as the reference). Every operation is the IEEE-754 element-wise operation the
+//! generic kernels use (comparisons ordered and quiet, as Rust's `>` and `<`), so a fused
+//! kernel gives the same bits on every implementation.
+//!
+//! The x86 implementations call `core::arch` intrinsics; they are only ever inlined into the
+//! `#[target_feature]` entry points of `super::dispatch`, which check the CPU first.
+
+use super::lanes::Lanes;
+
+pub(crate) trait Simd<const N: usize>: Copy {
+    fn splat(x: f64) -> Self;
+    fn load(l: &Lanes<N>) -> Self;
+    fn lanes(self) -> Lanes<N>;
+    fn add(self, o: Self) -> Self;
+    fn sub(self, o: Self) -> Self;
+    fn mul(self, o: Self) -> Self;
+    fn div(self, o: Self) -> Self;
+    /// `self·b + c` with one rounding.
+    fn fma(self, b: Self, c: Self) -> Self;
+    /// `-self` (the sign bit flipped, as Rust's unary minus).
+    fn neg(self) -> Self;
+    /// `self > b ? yes : no`, element-wise (false for NaN).
+    fn gt_sel(self, b: Self, yes: Self, no: Self) -> Self;
+    /// `self < b ? yes : no`, element-wise (false for NaN).
+    fn lt_sel(self, b: Self, yes: Self, no: Self) -> Self;
+    /// 1.0 where the lane is NaN, else 0.0.
+    fn nan_flag(self) -> Self;
+    /// The bits shifted left by 52 (an integer-valued double biased by 2⁵² becomes 2^k).
+    fn shl52(self) -> Self;
+
+    #[inline(always)]
+    fn zero() -> Self {
+        Self::splat(0.0)
+    }
+    /// `self > b ? self : b` ([`Lanes::max_of`]).
+    #[inline(always)]
+    fn max_of(self, b: Self) -> Self {
+        self.gt_sel(b, self, b)
+    }
+    /// `self > 0 ? yes : no` ([`Lanes::select_pos`]).
+    #[inline(always)]
+    fn select_pos(self, yes: Self, no: Self) -> Self {
+        self.gt_sel(Self::zero(), yes, no)
+    }
+}
+
+impl<const N: usize> Simd<N> for Lanes<N> {
+    #[inline(always)]
+    fn splat(x: f64) -> Self {
+        Lanes::splat(x)
+    }
+    #[inline(always)]
+    fn load(l: &Lanes<N>) -> Self {
+        *l
+    }
+    #[inline(always)]
+    fn lanes(self) -> Lanes<N> {
+        self
+    }
+    #[inline(always)]
+    fn add(self, o: Self) -> Self {
+        self + o
+    }
+    #[inline(always)]
+    fn sub(self, o: Self) -> Self {
+        self - o
+    }
+    #[inline(always)]
+    fn mul(self, o: Self) -> Self {
+        self * o
+    }
+    #[inline(always)]
+    fn div(self, o: Self) -> Self {
+        self / o
+    }
+    #[inline(always)]
+    fn fma(self, b: Self, c: Self) -> Self {
+        self.mul_add(b, c)
+    }
+    #[inline(always)]
+    fn neg(self) -> Self {
+        -self
+    }
+    #[inline(always)]
+    #[allow(clippy::needless_range_loop)]
+    fn gt_sel(self, b: Self, yes: Self, no: Self) -> Self {
+        let mut out = no.0;
+        for k in 0..N {
+            if self.0[k] > b.0[k] {
+                out[k] = yes.0[k];
+            }
+        }
+        Lanes(out)
+    }
+    #[inline(always)]
+    #[allow(clippy::needless_range_loop)]
+    fn lt_sel(self, b: Self, yes: Self, no: Self) -> Self {
+        let mut out = no.0;
+        for k in 0..N {
+            if self.0[k] < b.0[k] {
+                out[k] = yes.0[k];
+            }
+        }
+        Lanes(out)
+    }
+    #[inline(always)]
+    fn nan_flag(self) -> Self {
+        self.map(|v| if v.is_nan() { 1.0 } else { 0.0 })
+    }
+    #[inline(always)]
+    fn shl52(self) -> Self {
+        self.map(|v| f64::from_bits(v.to_bits() << 52))
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use std::arch::x86_64::*;
+
+    use super::{Lanes, Simd};
+
+    /// Implements [`Simd`] for one x86 register type from its intrinsics.
+    macro_rules! x86_simd {
+        ($t:ty, $n:literal,
+         set1 = $set1:ident, loadu = $loadu:ident, storeu = $storeu:ident,
+         add = $add:ident, sub = $sub:ident, mul = $mul:ident, div = $div:ident,
+         fmadd = $fmadd:ident, xor = $xor:ident, sel_gt = |$a:ident, $b:ident, $y:ident, $no:ident, $c:ident| $sel:expr,
+         sll = $sll:ident, casti = $casti:ident, castd = $castd:ident) => {
+            impl Simd<$n> for $t {
+                #[inline(always)]
+                fn splat(x: f64) -> Self {
+                    unsafe { $set1(x) }
+                }
+                #[inline(always)]
+                fn load(l: &Lanes<$n>) -> Self {
+                    // SAFETY: `Lanes<N>` is N contiguous f64; unaligned load.
+                    unsafe { $loadu(l.0.as_ptr()) }
+                }
+                #[inline(always)]
+                fn lanes(self) -> Lanes<$n> {
+                    let mut l = Lanes([0.0; $n]);
+                    // SAFETY: as in `load`.
+                    unsafe { $storeu(l.0.as_mut_ptr(), self) };
+                    l
+                }
+                #[inline(always)]
+                fn add(self, o: Self) -> Self {
+                    unsafe { $add(self, o) }
+                }
+                #[inline(always)]
+                fn sub(self, o: Self) -> Self {
+                    unsafe { $sub(self, o) }
+                }
+                #[inline(always)]
+                fn mul(self, o: Self) -> Self {
+                    unsafe { $mul(self, o) }
+                }
+                #[inline(always)]
+                fn div(self, o: Self) -> Self {
+                    unsafe { $div(self, o) }
+                }
+                #[inline(always)]
+                fn fma(self, b: Self, c: Self) -> Self {
+                    unsafe { $fmadd(self, b, c) }
+                }
+                #[inline(always)]
+                fn neg(self) -> Self {
+                    unsafe { $xor(self, $set1(-0.0)) }
+                }
+                #[inline(always)]
+                fn gt_sel(self, b: Self, yes: Self, no: Self) -> Self {
+                    let ($a, $b, $y, $no) = (self, b, yes, no);
+                    const $c: i32 = _CMP_GT_OQ;
+                    unsafe { $sel }
+                }
+                #[inline(always)]
+                fn lt_sel(self, b: Self, yes: Self, no: Self) -> Self {
+                    let ($a, $b, $y, $no) = (self, b, yes, no);
+                    const $c: i32 = _CMP_LT_OQ;
+                    unsafe { $sel }
+                }
+                #[inline(always)]
+                fn nan_flag(self) -> Self {
+                    let ($a, $b, $y, $no) = (self, self, Self::splat(1.0), Self::zero());
+                    const $c: i32 = _CMP_UNORD_Q;
+                    unsafe { $sel }
+                }
+                #[inline(always)]
+                fn shl52(self) -> Self {
+                    unsafe { $castd($sll::<52>($casti(self))) }
+                }
+            }
+        };
+    }
+
+    x86_simd!(
+        __m512d,
+        8,
+        set1 = _mm512_set1_pd,
+        loadu = _mm512_loadu_pd,
+        storeu = _mm512_storeu_pd,
+        add = _mm512_add_pd,
+        sub = _mm512_sub_pd,
+        mul = _mm512_mul_pd,
+        div = _mm512_div_pd,
+        fmadd = _mm512_fmadd_pd,
+        xor = _mm512_xor_pd,
+        sel_gt = |a, b, y, no, C| _mm512_mask_blend_pd(_mm512_cmp_pd_mask::<C>(a, b), no, y),
+        sll = _mm512_slli_epi64,
+        casti = _mm512_castpd_si512,
+        castd = _mm512_castsi512_pd
+    );
+
+    x86_simd!(
+        __m256d,
+        4,
+        set1 = _mm256_set1_pd,
+        loadu = _mm256_loadu_pd,
+        storeu = _mm256_storeu_pd,
+        add = _mm256_add_pd,
+        sub = _mm256_sub_pd,
+        mul = _mm256_mul_pd,
+        div = _mm256_div_pd,
+        fmadd = _mm256_fmadd_pd,
+        xor = _mm256_xor_pd,
+        sel_gt = |a, b, y, no, C| _mm256_blendv_pd(no, y, _mm256_cmp_pd::<C>(a, b)),
+        sll = _mm256_slli_epi64,
+        casti = _mm256_castpd_si256,
+        castd = _mm256_castsi256_pd
+    );
+}
+
+use super::lanes::{EXP_HI, ROUND_MAGIC, ratio};
+
+/// `lanes::exp_ratio` on a register: the same operations in the same order.
+#[inline(always)]
+fn exp_ratio<V: Simd<N>, const N: usize>(x: V) -> (V, V) {
+    use ratio::*;
+    let s = V::splat;
+    let xc = x.gt_sel(s(EXP_HI), s(EXP_HI), x);
+    let xc = xc.lt_sel(s(LO), s(LO), xc);
+    let k = xc.mul(s(LOG2E)).add(s(ROUND_MAGIC)).sub(s(ROUND_MAGIC));
+    let nk = k.neg();
+    let r = nk.fma(s(LN2_LO), nk.fma(s(LN2_HI), xc));
+    let t = r.mul(r);
+    let p = t.fma(s(P[4]), s(P[3]));
+    let p = t.fma(p, s(P[2]));
+    let p = t.fma(p, s(P[1]));
+    let p = t.fma(p, s(P[0]));
+    let c = t.neg().fma(p, r);
+    let den = s(2.0).sub(c);
+    let num = s(2.0).fma(r, den);
+    let scale = k.add(s(SCALE_BIAS)).shl52();
+    (num.mul(scale), den.mul(s(0.5)))
+}
+
+/// [`Lanes::sigmoid`] on a register (same bits).
+#[inline(always)]
+pub(crate) fn sigmoid<V: Simd<N>, const N: usize>(z: V) -> V {
+    let nz = z.neg();
+    let (num, den) = exp_ratio(nz);
+    let sg = den.div(den.add(num));
+    nz.gt_sel(V::splat(EXP_HI), V::zero(), sg)
+}
+
+/// [`Lanes::tanh`] on a register (same bits).
+#[inline(always)]
+pub(crate) fn tanh<V: Simd<N>, const N: usize>(z: V) -> V {
+    let two = V::splat(2.0);
+    let x2 = two.mul(z);
+    let (num, den) = exp_ratio(x2);
+    let t = V::splat(1.0).sub(two.mul(den).div(den.add(num)));
+    x2.gt_sel(V::splat(EXP_HI), V::splat(1.0), t)
+}
+
+/// Two registers side by side as one group of `2·n` lanes: two independent dependency chains,
+/// so the long latency of a sample's chain (sigmoid's division, the SGD steps in sequence) of
+/// one half overlaps with the other's.
+#[derive(Clone, Copy)]
+pub(crate) struct X2<V>(V, V);
+
+macro_rules! x2_simd {
+    ($v:ty, $n:literal, $n2:literal) => {
+        impl Simd<$n2> for X2<$v> {
+            #[inline(always)]
+            fn splat(x: f64) -> Self {
+                X2(<$v>::splat(x), <$v>::splat(x))
+            }
+            #[inline(always)]
+            fn load(l: &Lanes<$n2>) -> Self {
+                let (a, b) = l.0.split_at($n);
+                let a: &[f64; $n] = a.try_into().expect("half");
+                let b: &[f64; $n] = b.try_into().expect("half");
+                X2(<$v>::load(&Lanes(*a)), <$v>::load(&Lanes(*b)))
+            }
+            #[inline(always)]
+            fn lanes(self) -> Lanes<$n2> {
+                let mut l = Lanes([0.0; $n2]);
+                l.0[..$n].copy_from_slice(&self.0.lanes().0);
+                l.0[$n..].copy_from_slice(&self.1.lanes().0);
+                l
+            }
+            #[inline(always)]
+            fn add(self, o: Self) -> Self {
+                X2(self.0.add(o.0), self.1.add(o.1))
+            }
+            #[inline(always)]
+            fn sub(self, o: Self) -> Self {
+                X2(self.0.sub(o.0), self.1.sub(o.1))
+            }
+            #[inline(always)]
+            fn mul(self, o: Self) -> Self {
+                X2(self.0.mul(o.0), self.1.mul(o.1))
+            }
+            #[inline(always)]
+            fn div(self, o: Self) -> Self {
+                X2(self.0.div(o.0), self.1.div(o.1))
+            }
+            #[inline(always)]
+            fn fma(self, b: Self, c: Self) -> Self {
+                X2(self.0.fma(b.0, c.0), self.1.fma(b.1, c.1))
+            }
+            #[inline(always)]
+            fn neg(self) -> Self {
+                X2(self.0.neg(), self.1.neg())
+            }
+            #[inline(always)]
+            fn gt_sel(self, b: Self, yes: Self, no: Self) -> Self {
+                X2(self.0.gt_sel(b.0, yes.0, no.0), self.1.gt_sel(b.1, yes.1, no.1))
+            }
+            #[inline(always)]
+            fn lt_sel(self, b: Self, yes: Self, no: Self) -> Self {
+                X2(self.0.lt_sel(b.0, yes.0, no.0), self.1.lt_sel(b.1, yes.1, no.1))
+            }
+            #[inline(always)]
+            fn nan_flag(self) -> Self {
+                X2(self.0.nan_flag(), self.1.nan_flag())
+            }
+            #[inline(always)]
+            fn shl52(self) -> Self {
+                X2(self.0.shl52(), self.1.shl52())
+            }
+        }
+    };
+}
+
+#[cfg(target_arch = "x86_64")]
+x2_simd!(std::arch::x86_64::__m512d, 8, 16);
+#[cfg(target_arch = "x86_64")]
+x2_simd!(std::arch::x86_64::__m256d, 4, 8);
