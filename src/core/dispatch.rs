@@ -8,9 +8,9 @@
 //! (correctly rounded whether the CPU has an FMA unit or not; scalar, so several times slower —
 //! it only runs on x86-64 CPUs without AVX2/FMA, i.e. from before 2013, and in checks).
 //!
-//! On AVX-512 and AVX2, networks of one hidden layer trained by online SGD go to the fused
-//! kernels (`super::fused`), in groups of two registers (16 lanes on AVX-512, 8 on AVX2): the
-//! same operations in the same order, so the same bits as the generic code.
+//! On AVX-512 and AVX2, networks of one hidden layer trained by online or full-batch SGD go to
+//! the fused kernels (`super::fused`), in groups of two registers (16 lanes on AVX-512, 8 on
+//! AVX2): the same operations in the same order, so the same bits as the generic code.
 
 use super::fused::{self, ANY, Fused, RELU, SIGMOID};
 use super::simd::{Simd, X2};

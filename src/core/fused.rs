@@ -1,5 +1,6 @@
 //! Fused kernels for the networks the article is about: one hidden layer of `H` units on a
-//! 1-D input, `O` outputs, MSE loss, plain SGD (no momentum, no batch norm), online updates.
+//! 1-D input, `O` outputs, MSE loss, plain SGD (no momentum, no batch norm), online updates
+//! or one full batch per epoch in fixed order.
 //!
 //! The generic kernels (`super::net`) walk a layer list through per-layer buffers; here a lane
 //! group's whole network — 3H + O(H + 1) parameters, one register of `N` lanes each
@@ -65,7 +66,7 @@ pub(crate) fn applies(t: &Trainer, h: usize, o: usize, ha: u8, oa: u8) -> bool {
         && s.loss == Loss::Mse
         && s.momentum == 0.0
         && !s.batch_norm
-        && t.batch_size() == 1
+        && (t.batch_size() == 1 || (t.batch_size() >= s.dataset.len() && s.sample_order == SampleOrder::Fixed))
         && s.dataset.len() <= MAX_SAMPLES
 }
 
@@ -290,10 +291,11 @@ pub(crate) struct Fused<V, const N: usize, const H: usize, const O: usize, const
     out: Activation,
     /// The sample order is fixed: the screen's pass of sample 0 is the epoch's first.
     reuse: bool,
-    /// Sample 0's forward pass from the last screen.
-    first: Pass<V, H, O>,
-    /// Every sample's outputs from the last screen.
-    outputs: [[V; O]; MAX_SAMPLES],
+    /// One full batch (in fixed order) per epoch instead of online steps.
+    full: bool,
+    /// The last screen's forward passes: sample 0's (online), every sample's (full batch), and
+    /// every sample's outputs (for the accuracy).
+    passes: [Pass<V, H, O>; MAX_SAMPLES],
     _lanes: PhantomData<[f64; N]>,
 }
 
@@ -304,8 +306,8 @@ impl<V: Simd<N>, const N: usize, const H: usize, const O: usize, const HA: u8, c
             hid: l[0].activation,
             out: l[1].activation,
             reuse: t.spec().sample_order == SampleOrder::Fixed,
-            first: Pass::zero(),
-            outputs: [[V::zero(); O]; MAX_SAMPLES],
+            full: t.batch_size() > 1,
+            passes: [Pass::zero(); MAX_SAMPLES],
             _lanes: PhantomData,
         }
     }
@@ -331,9 +333,12 @@ impl<V: Simd<N>, const N: usize, const H: usize, const O: usize, const HA: u8, c
                 acc = d.fma(d, acc);
             }
             loss = loss.add(acc.mul(half));
-            self.outputs[s] = f.a2;
+            if s == 0 || self.full {
+                self.passes[s] = f;
+            } else {
+                self.passes[s].a2 = f.a2;
+            }
             if s == 0 {
-                self.first = f;
                 mx1 = f.z1;
                 mx2 = f.z2;
             } else {
@@ -390,14 +395,18 @@ impl<V: Simd<N>, const N: usize, const H: usize, const O: usize, const HA: u8, c
         let (hid, out) = self.acts();
         let neg_lr = V::splat(t.spec().lr).neg();
         let mut net = Net::<V, H, O>::load(&g.params);
-        for s in 0..g.xe.len() {
-            let x = V::load(&g.xe[s]);
-            let f = if s == 0 && self.reuse {
-                self.first
-            } else {
-                net.forward(x, hid, out)
-            };
-            net.sgd_step(&f, x, &g.te[s * O..(s + 1) * O], neg_lr, hid, out);
+        if self.full {
+            self.full_batch_step(g, &mut net, neg_lr, hid, out);
+        } else {
+            for s in 0..g.xe.len() {
+                let x = V::load(&g.xe[s]);
+                let f = if s == 0 && self.reuse {
+                    self.passes[0]
+                } else {
+                    net.forward(x, hid, out)
+                };
+                net.sgd_step(&f, x, &g.te[s * O..(s + 1) * O], neg_lr, hid, out);
+            }
         }
         net.store(&mut g.params);
     }
@@ -410,13 +419,65 @@ impl<V: Simd<N>, const N: usize, const H: usize, const O: usize, const HA: u8, c
         (act_of(HA, self.hid), act_of(OA, self.out))
     }
 
+    /// One step of full-batch SGD in fixed order, on the screen's forward passes (the same
+    /// parameters and inputs): `net::backward` with `m = n` — output deltas (a − t)·(1/m)·act',
+    /// backpropagated with W2 before its update, gradients summed over the samples in order
+    /// (the first term, then `+=` / fused), each parameter updated once.
+    #[inline(always)]
+    fn full_batch_step(&self, g: &Group<N>, net: &mut Net<V, H, O>, neg_lr: V, hid: Activation, out: Activation) {
+        let n = g.xe.len();
+        let inv_m = V::splat(1.0 / n as f64);
+        let mut d2 = [[V::zero(); O]; MAX_SAMPLES];
+        let mut d1 = [[V::zero(); H]; MAX_SAMPLES];
+        for s in 0..n {
+            let f = &self.passes[s];
+            for k in 0..O {
+                let diff = f.a2[k].sub(V::load(&g.te[s * O + k])).mul(inv_m);
+                d2[s][k] = diff.mul(act_grad(out, f.z2[k], f.a2[k]));
+            }
+            for j in 0..H {
+                let mut acc = net.w2[0][j].mul(d2[s][0]);
+                for k in 1..O {
+                    acc = net.w2[k][j].fma(d2[s][k], acc);
+                }
+                d1[s][j] = hidden_delta(hid, acc, f.z1[j], f.a1[j]);
+            }
+        }
+        for k in 0..O {
+            let mut b = d2[0][k];
+            for s in 1..n {
+                b = b.add(d2[s][k]);
+            }
+            net.b2[k] = neg_lr.fma(b, net.b2[k]);
+            for j in 0..H {
+                let mut gw = d2[0][k].mul(self.passes[0].a1[j]);
+                for s in 1..n {
+                    gw = d2[s][k].fma(self.passes[s].a1[j], gw);
+                }
+                net.w2[k][j] = neg_lr.fma(gw, net.w2[k][j]);
+            }
+        }
+        for j in 0..H {
+            let mut b = d1[0][j];
+            for s in 1..n {
+                b = b.add(d1[s][j]);
+            }
+            net.b1[j] = neg_lr.fma(b, net.b1[j]);
+            let mut gw = d1[0][j].mul(V::load(&g.xe[0]));
+            for s in 1..n {
+                gw = d1[s][j].fma(V::load(&g.xe[s]), gw);
+            }
+            net.w1[j] = neg_lr.fma(gw, net.w1[j]);
+        }
+    }
+
     /// 1.0 where every sample is classified correctly, from the last screen's outputs, as
     /// `Group::evaluate` counts it (argmax with the first maximum; one output: y ≥ 0.5).
     #[inline(always)]
     fn all_correct(&self, g: &Group<N>, n: usize) -> Lanes<N> {
         let mut correct = Lanes::zero();
         for s in 0..n {
-            let a = &self.outputs[s];
+            let a = &self.passes[s].a2;
             let pred = if O == 1 {
                 a[0].lanes().zip(Lanes::splat(0.5), |y, h| if y >= h { 1.0 } else { 0.0 })
             } else {

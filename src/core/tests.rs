@@ -607,8 +607,9 @@ fn measure_doom() {
     }
 }
 
-/// The fused kernels (one hidden layer, online SGD) against the generic kernels, every field of
-/// every result bit for bit: every pair of activations, both sample orders, one-hot and binary
+/// The fused kernels (one hidden layer, online or full-batch SGD) against the generic kernels,
+/// every field of every result bit for bit: every pair of activations, online in both sample
+/// orders and full batches in fixed order, one-hot and binary
 /// targets, the hidden widths that have a fused kernel, runs that converge, diverge, die, are
 /// doomed or stall — in groups of 4 lanes (refilled at different epochs) and as dispatched.
 #[test]
@@ -621,12 +622,13 @@ fn fused_kernels_give_the_generic_bits() {
     let mut fused_cases = 0;
     for h in hidden {
         for o in outputs {
-            for shuffled in [false, true] {
+            for (shuffled, full) in [(false, false), (true, false), (false, true)] {
                 case += 1;
                 let mut s = spec(data[case % 4], &format!("{h}-{o}"), [0.1, 0.9, 3.0, 25.0][case % 4]);
                 s.hidden = [4, 2, 8, 4][(case / 2) % 4];
                 s.targets = if case.is_multiple_of(3) { Targets::Binary } else { Targets::Onehot };
                 s.sample_order = if shuffled { SampleOrder::Shuffled } else { SampleOrder::Fixed };
+                s.batch = if full { Batch::Full } else { Batch::Online };
                 s.tol = [0.01, 0.0, 0.05][case % 3];
                 s.max_epochs = 150;
                 let t = Trainer::new(s).unwrap();
@@ -656,11 +658,11 @@ fn fused_kernels_give_the_generic_bits() {
                 runs.push(by_dispatch);
                 for v in &runs {
                     for i in 0..seeds.len() {
-                        assert_eq!(v[i], generic[i], "{h}-{o} shuffled={shuffled} seed {i}");
+                        assert_eq!(v[i], generic[i], "{h}-{o} shuffled={shuffled} full={full} seed {i}");
                     }
                 }
             }
         }
     }
-    assert_eq!(fused_cases, 50);
+    assert_eq!(fused_cases, 75);
 }
