@@ -99,6 +99,30 @@ fn fused_or_generic<V: Simd<N>, const N: usize>(t: &Trainer, seeds: &[u64], on_r
     }
 }
 
+/// Runs on the kernel level `level` ("avx2" or "avx512") if this CPU has it, else returns
+/// false: for the check that every level gives the same bits, on whatever CPU runs the tests.
+#[cfg(test)]
+pub(crate) fn run_level(level: &str, t: &Trainer, seeds: &[u64], on_result: OnResult<'_>) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let avx2 = std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma");
+        match level {
+            // SAFETY: the CPU supports the features these functions were compiled for.
+            "avx2" if avx2 => {
+                unsafe { run_avx2(t, seeds, on_result) };
+                return true;
+            }
+            "avx512" if simd_level() == "avx512" => {
+                unsafe { run_avx512(t, seeds, on_result) };
+                return true;
+            }
+            _ => {}
+        }
+    }
+    let _ = (level, t, seeds, on_result);
+    false
+}
+
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn run_avx2(t: &Trainer, seeds: &[u64], on_result: OnResult<'_>) {

@@ -666,3 +666,45 @@ fn fused_kernels_give_the_generic_bits() {
     }
     assert_eq!(fused_cases, 75);
 }
+
+/// Every SIMD level this CPU has (AVX2 and AVX-512, fused and generic kernels) against the
+/// portable baseline, bit for bit — so the AVX2 kernels are checked on AVX-512 machines too.
+#[test]
+fn every_simd_level_gives_the_baseline_bits() {
+    let cases = [
+        ("four", "relu-sigmoid", Batch::Online, SampleOrder::Fixed, Targets::Onehot, 4),
+        ("five", "sigmoid-sigmoid", Batch::Full, SampleOrder::Fixed, Targets::Onehot, 4),
+        ("three", "relu-relu", Batch::Online, SampleOrder::Shuffled, Targets::Onehot, 4),
+        ("four", "tanh-linear", Batch::Online, SampleOrder::Fixed, Targets::Binary, 4),
+        ("five", "leaky_relu-sigmoid", Batch::Full, SampleOrder::Fixed, Targets::Onehot, 8),
+        ("two", "relu-sigmoid", Batch::Online, SampleOrder::Fixed, Targets::Onehot, 2),
+        (
+            "five",
+            "relu-sigmoid-sigmoid",
+            Batch::Online,
+            SampleOrder::Fixed,
+            Targets::Onehot,
+            4,
+        ),
+    ];
+    for (i, (data, layout, batch, order, targets, hidden)) in cases.into_iter().enumerate() {
+        for lr in [0.5, 9.0] {
+            let mut s = spec(data, layout, lr);
+            s.batch = batch;
+            s.sample_order = order;
+            s.targets = targets;
+            s.hidden = hidden;
+            s.max_epochs = 400;
+            let t = Trainer::new(s).unwrap();
+            let seeds: Vec<u64> = (0..37).map(|r| replicate_seed(100 + i as u64, r)).collect();
+            let mut base = vec![None; seeds.len()];
+            dispatch::run_baseline(&t, &seeds, |k, r| base[k] = Some(r));
+            for level in ["avx2", "avx512"] {
+                let mut v = vec![None; seeds.len()];
+                if dispatch::run_level(level, &t, &seeds, &mut |k, r| v[k] = Some(r)) {
+                    assert_eq!(v, base, "{layout} on {data}, lr {lr}, {level}");
+                }
+            }
+        }
+    }
+}
