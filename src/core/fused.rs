@@ -8,9 +8,10 @@
 //! the screen computes only what decides a run (the loss, non-finite parameters, and the
 //! correct / dead / doomed counts only where they can end a run now). The operations, their
 //! order and their operands are exactly those of the generic path (`net::forward`,
-//! `net::backward` with `m = 1` and an `Sgd` sink, `Group::evaluate`, `Eval::decisions`), so
-//! every result has the same bits; `tests::fused_kernels_give_the_generic_bits` checks that
-//! over every activation pair, both sample orders and the early-stopping rules.
+//! `net::backward` with `m = 1` or `m = n` and an `Sgd` sink, `Group::evaluate`,
+//! `Eval::decisions`), so every result has the same bits; `tests::fused_kernels_give_the_generic_bits`
+//! checks that over every activation pair, both sample orders, full batches and the
+//! early-stopping rules.
 #![allow(clippy::needless_range_loop)]
 
 use std::marker::PhantomData;
