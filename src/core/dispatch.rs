@@ -8,13 +8,13 @@
 //! (correctly rounded whether the CPU has an FMA unit or not; scalar, so several times slower —
 //! it only runs on x86-64 CPUs without AVX2/FMA, i.e. from before 2013, and in checks).
 //!
-//! On AVX-512 and AVX2, networks of one hidden layer trained by online or full-batch SGD go to
-//! the fused kernels (`super::fused`), in groups of two registers (16 lanes on AVX-512, 8 on
+//! On AVX-512 and AVX2, networks of one or two hidden layers trained by online or full-batch
+//! SGD (with batch norm: full batches) go to the fused kernels (`super::fused`), in groups of two registers (16 lanes on AVX-512, 8 on
 //! AVX2): the same operations in the same order, so the same bits as the generic code.
 
-use super::fused::{self, ANY, Fused, RELU, SIGMOID};
-use super::simd::{Simd, X2};
-use super::train::{OnResult, RunResult, Trainer};
+use super::fused::{self, ANY, Fused, NONE, RELU, SIGMOID};
+use super::simd::X2;
+use super::train::{Generic, Kernel, OnResult, RunResult, Trainer};
 
 /// Replicates trained side by side in one group (16 f64 = two AVX-512 registers, four AVX2 registers).
 pub const LANES: usize = 16;
@@ -73,30 +73,46 @@ fn baseline(t: &Trainer, seeds: &[u64], on_result: OnResult<'_>) {
     t.run_lanes::<LANES>(seeds, None, on_result)
 }
 
-/// The fused kernel for `t`'s shape in groups of `N` lanes (one vector register), where one
-/// is compiled for it; else the generic kernels in groups of [`LANES`]. Same bits either way.
-#[inline(always)]
-fn fused_or_generic<V: Simd<N>, const N: usize>(t: &Trainer, seeds: &[u64], on_result: OnResult<'_>) {
-    // The shapes with a fused kernel: the article's 1-4-2 (one-hot targets) with its three
-    // activation pairs fixed, any other activation pair on it, and 1-4-1 (binary), 1-2-2 and
-    // 1-8-2 with any pair. Each is another copy of the kernel in the binary (compile time).
-    if fused::applies(t, 4, 2, RELU, SIGMOID) {
-        t.run_lanes_with::<N, Fused<V, N, 4, 2, RELU, SIGMOID>>(seeds, None, on_result)
-    } else if fused::applies(t, 4, 2, RELU, RELU) {
-        t.run_lanes_with::<N, Fused<V, N, 4, 2, RELU, RELU>>(seeds, None, on_result)
-    } else if fused::applies(t, 4, 2, SIGMOID, SIGMOID) {
-        t.run_lanes_with::<N, Fused<V, N, 4, 2, SIGMOID, SIGMOID>>(seeds, None, on_result)
-    } else if fused::applies(t, 4, 2, ANY, ANY) {
-        t.run_lanes_with::<N, Fused<V, N, 4, 2, ANY, ANY>>(seeds, None, on_result)
-    } else if fused::applies(t, 4, 1, ANY, ANY) {
-        t.run_lanes_with::<N, Fused<V, N, 4, 1, ANY, ANY>>(seeds, None, on_result)
-    } else if fused::applies(t, 2, 2, ANY, ANY) {
-        t.run_lanes_with::<N, Fused<V, N, 2, 2, ANY, ANY>>(seeds, None, on_result)
-    } else if fused::applies(t, 8, 2, ANY, ANY) {
-        t.run_lanes_with::<N, Fused<V, N, 8, 2, ANY, ANY>>(seeds, None, on_result)
-    } else {
-        t.run_lanes::<LANES>(seeds, None, on_result)
-    }
+/// Calls `$m!(…; table)` with the table of fused kernels: (units of the first hidden layer, of
+/// the second (0: none), outputs; activation codes of the first hidden layer, the second
+/// ([`NONE`]), the output). Each is another copy of the kernel in the binary (compile time), so
+/// only the article's shapes have one: 1-4-2 (one-hot targets) with its three activation pairs
+/// fixed and any other pair, 1-4-1 (binary), 1-2-2 and 1-8-2 with any pair, and 1-4-4-2 with the
+/// article's relu-sigmoid-sigmoid fixed and any other triple. Batch norm (full batches) is a
+/// run-time switch in each.
+macro_rules! with_fused_table {
+    ($m:ident!($($args:tt)*)) => {
+        $m!($($args)*;
+            (4, 0, 2, RELU, NONE, SIGMOID),
+            (4, 0, 2, RELU, NONE, RELU),
+            (4, 0, 2, SIGMOID, NONE, SIGMOID),
+            (4, 0, 2, ANY, NONE, ANY),
+            (4, 0, 1, ANY, NONE, ANY),
+            (2, 0, 2, ANY, NONE, ANY),
+            (8, 0, 2, ANY, NONE, ANY),
+            (4, 4, 2, RELU, SIGMOID, SIGMOID),
+            (4, 4, 2, ANY, ANY, ANY),
+        )
+    };
+}
+
+/// Trains with the first fused kernel of the table that applies to `t`, on registers `$v` of
+/// `$n` lanes, else with the generic kernels in groups of [`LANES`] — each kernel through
+/// `$run`, its own function compiled for the level's instruction set (one function per kernel
+/// keeps each one small enough for LLVM to compile quickly and allocate registers well). Same
+/// bits either way.
+macro_rules! fused_or_generic {
+    ($run:ident, $v:ty, $n:literal, $t:ident, $seeds:ident, $on_result:ident;
+     $(($h:literal, $h2:literal, $o:literal, $ha:ident, $ma:ident, $oa:ident)),* $(,)?) => {{
+        $(
+            if fused::applies($t, $h, $h2, $o, $ha, $ma, $oa) {
+                // SAFETY: the caller checked that the CPU has the level's features.
+                return unsafe { $run::<$n, Fused<$v, $n, $h, $h2, $o, $ha, $ma, $oa>>($t, $seeds, $on_result) };
+            }
+        )*
+        // SAFETY: as above.
+        unsafe { $run::<LANES, Generic>($t, $seeds, $on_result) }
+    }};
 }
 
 /// Runs on the kernel level `level` ("avx2" or "avx512") if this CPU has it, else returns
@@ -123,14 +139,34 @@ pub(crate) fn run_level(level: &str, t: &Trainer, seeds: &[u64], on_result: OnRe
     false
 }
 
+/// # Safety
+/// The CPU has AVX2 and FMA.
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
 unsafe fn run_avx2(t: &Trainer, seeds: &[u64], on_result: OnResult<'_>) {
-    fused_or_generic::<X2<std::arch::x86_64::__m256d>, 8>(t, seeds, on_result)
+    use std::arch::x86_64::__m256d;
+    with_fused_table!(fused_or_generic!(on_avx2, X2<__m256d>, 8, t, seeds, on_result))
 }
 
+/// # Safety
+/// The CPU has AVX-512 (F, DQ, VL) and FMA.
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx512dq,avx512vl,fma")]
 unsafe fn run_avx512(t: &Trainer, seeds: &[u64], on_result: OnResult<'_>) {
-    fused_or_generic::<X2<std::arch::x86_64::__m512d>, 16>(t, seeds, on_result)
+    use std::arch::x86_64::__m512d;
+    with_fused_table!(fused_or_generic!(on_avx512, X2<__m512d>, 16, t, seeds, on_result))
+}
+
+/// Kernel `K` in groups of `N` lanes, compiled for AVX2 + FMA.
+#[cfg(target_arch = "x86_64")]
+#[inline(never)]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn on_avx2<const N: usize, K: Kernel<N>>(t: &Trainer, seeds: &[u64], on_result: OnResult<'_>) {
+    t.run_lanes_with::<N, K>(seeds, None, on_result)
+}
+
+/// Kernel `K` in groups of `N` lanes, compiled for AVX-512 + FMA.
+#[cfg(target_arch = "x86_64")]
+#[inline(never)]
+#[target_feature(enable = "avx512f,avx512dq,avx512vl,fma")]
+unsafe fn on_avx512<const N: usize, K: Kernel<N>>(t: &Trainer, seeds: &[u64], on_result: OnResult<'_>) {
+    t.run_lanes_with::<N, K>(seeds, None, on_result)
 }

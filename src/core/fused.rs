@@ -1,41 +1,47 @@
-//! Fused kernels for the networks the article is about: one hidden layer of `H` units on a
-//! 1-D input, `O` outputs, MSE loss, plain SGD (no momentum, no batch norm), online updates
-//! or one full batch per epoch in fixed order.
+//! Fused kernels for the networks the article is about: one or two hidden layers of `H` units
+//! on a 1-D input, `O` outputs, MSE loss, plain SGD (no momentum); online updates, or one full
+//! batch per epoch in fixed order — with or without batch norm on the hidden layers (which
+//! the fused kernels take with full batches only: a full batch's statistics are the
+//! evaluation's, so the screen's forward pass is the training step's).
 //!
 //! The generic kernels (`super::net`) walk a layer list through per-layer buffers; here a lane
-//! group's whole network — 3H + O(H + 1) parameters, one register of `N` lanes each
-//! ([`Simd`]) — is loaded once per epoch and stays in registers through all the samples, and
-//! the screen computes only what decides a run (the loss, non-finite parameters, and the
-//! correct / dead / doomed counts only where they can end a run now). The operations, their
-//! order and their operands are exactly those of the generic path (`net::forward`,
-//! `net::backward` with `m = 1` or `m = n` and an `Sgd` sink, `Group::evaluate`,
-//! `Eval::decisions`), so every result has the same bits; `tests::fused_kernels_give_the_generic_bits`
-//! checks that over every activation pair, both sample orders, full batches and the
-//! early-stopping rules.
+//! group's whole network — one register of `N` lanes per parameter ([`Simd`]) — is loaded once
+//! per epoch and stays in registers through all the samples, and the screen computes only what
+//! decides a run (the loss, non-finite parameters, and the correct / dead / doomed counts only
+//! where they can end a run now). The operations, their order and their operands are exactly
+//! those of the generic path (`net::forward` with its batch norm, `net::backward` with `m = 1`
+//! or `m = n` and an `Sgd` sink, `Group::evaluate`, `Eval::decisions`), so every result has the
+//! same bits; `tests::fused_kernels_give_the_generic_bits` checks that over every activation
+//! pair and triple, both sample orders, full batches, batch norm and the early-stopping rules.
 #![allow(clippy::needless_range_loop)]
 
 use std::marker::PhantomData;
 
 use super::lanes::Lanes;
+use super::net::BN_EPS;
 use super::simd::{self, Simd};
 use super::spec::{Activation, LEAKY_SLOPE, Loss, SampleOrder};
 use super::train::{Criteria, Group, Kernel, LaneState, Screen, Trainer};
 
-/// Most samples a fused screen keeps the outputs of (for the accuracy, only computed when some
-/// lane's loss is low); larger data sets use the generic kernels.
+/// Most samples a fused kernel keeps the forward passes of (full batches, batch norm, the
+/// accuracy); larger data sets use the generic kernels.
 pub(crate) const MAX_SAMPLES: usize = 16;
 
 /// Activation codes for the kernels' const parameters: a fixed activation is folded into the
-/// code (no branch per element, the network stays in registers); [`ANY`] reads it at run time.
+/// code (no branch per element, the network stays in registers); [`ANY`] reads it at run time;
+/// [`NONE`] is the middle code of one hidden layer.
 pub(crate) const RELU: u8 = 0;
 pub(crate) const SIGMOID: u8 = 1;
+/// Any other activation (no kernel fixes it).
+const OTHER: u8 = 2;
+pub(crate) const NONE: u8 = 3;
 pub(crate) const ANY: u8 = u8::MAX;
 
 const fn code(a: Activation) -> u8 {
     match a {
         Activation::Relu => RELU,
         Activation::Sigmoid => SIGMOID,
-        _ => ANY - 1,
+        _ => OTHER,
     }
 }
 
@@ -49,131 +55,226 @@ const fn act_of(c: u8, dynamic: Activation) -> Activation {
     }
 }
 
-/// Whether the fused kernel for `H` hidden units, `O` outputs and activation codes `ha`, `oa`
-/// trains `t` (else: another kernel, or the generic ones).
-pub(crate) fn applies(t: &Trainer, h: usize, o: usize, ha: u8, oa: u8) -> bool {
+/// Whether the fused kernel for `h` units in the first hidden layer, `h2` in the second (0: one
+/// hidden layer), `o` outputs and activation codes `ha` (first hidden layer), `ma` (second) and
+/// `oa` (output) trains `t` (else: another kernel, or the generic ones).
+pub(crate) fn applies(t: &Trainer, h: usize, h2: usize, o: usize, ha: u8, ma: u8, oa: u8) -> bool {
     let s = t.spec();
     let shape = t.shape();
+    let l = &shape.layers;
+    let n = s.dataset.len();
+    let deep = h2 > 0;
+    let fits = |i: usize, units: usize, c: u8| {
+        l[i].units == units && l[i].activation != Activation::Softmax && (c == ANY || code(l[i].activation) == c)
+    };
+    // One full batch per epoch in fixed order: the screen's passes are the step's.
+    let full = t.batch_size() >= n && s.sample_order == SampleOrder::Fixed;
     shape.input_dim == 1
-        && shape.layers.len() == 2
-        && shape.layers[0].units == h
-        && shape.layers[1].units == o
-        && (ha == ANY || code(shape.layers[0].activation) == ha)
-        && (oa == ANY || code(shape.layers[1].activation) == oa)
-        && shape
-            .layers
-            .iter()
-            .all(|l| l.gamma_off.is_none() && l.activation != Activation::Softmax)
+        && l.len() == 2 + deep as usize
+        && fits(0, h, ha)
+        && (!deep || fits(1, h2, ma))
+        && fits(l.len() - 1, o, oa)
         && s.loss == Loss::Mse
         && s.momentum == 0.0
-        && !s.batch_norm
-        && (t.batch_size() == 1 || (t.batch_size() >= s.dataset.len() && s.sample_order == SampleOrder::Fixed))
-        && s.dataset.len() <= MAX_SAMPLES
+        && ((t.batch_size() == 1 && !s.batch_norm) || full)
+        && n <= MAX_SAMPLES
 }
 
-/// The network of one lane group, in registers.
-#[derive(Clone, Copy)]
-struct Net<V, const H: usize, const O: usize> {
-    w1: [V; H],
-    b1: [V; H],
-    w2: [[V; H]; O],
-    b2: [V; O],
+/// Where each parameter block sits in the flat vector (`net::NetShape`'s layout): per layer W
+/// (`[unit][input]`), b, then γ and β with batch norm; the second hidden layer only if `h2 > 0`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Offsets {
+    w1: usize,
+    b1: usize,
+    g1: usize,
+    w2: usize,
+    b2: usize,
+    g2: usize,
+    wo: usize,
+    bo: usize,
+    end: usize,
 }
 
-/// One sample's forward pass.
-#[derive(Clone, Copy)]
-struct Pass<V, const H: usize, const O: usize> {
-    z1: [V; H],
-    a1: [V; H],
-    z2: [V; O],
-    a2: [V; O],
-}
-
-impl<V, const H: usize, const O: usize> Pass<V, H, O> {
-    #[inline(always)]
-    fn zero<const N: usize>() -> Self
-    where
-        V: Simd<N>,
-    {
-        Pass {
-            z1: [V::zero(); H],
-            a1: [V::zero(); H],
-            z2: [V::zero(); O],
-            a2: [V::zero(); O],
+impl Offsets {
+    const fn new(h: usize, h2: usize, o: usize, bn: bool) -> Offsets {
+        let (w1, b1, g1) = (0, h, 2 * h);
+        let w2 = 2 * h + if bn { 2 * h } else { 0 };
+        let (b2, g2) = (w2 + h2 * h, w2 + h2 * h + h2);
+        let wo = g2 + if bn { 2 * h2 } else { 0 };
+        let bo = wo + o * h;
+        Offsets {
+            w1,
+            b1,
+            g1,
+            w2,
+            b2,
+            g2,
+            wo,
+            bo,
+            end: bo + o,
         }
     }
 }
 
-// Plain loops throughout, no closures: a closure is a function of its own, compiled without
-// the caller's target features (AVX-512/FMA) unless LLVM inlines it.
-impl<const H: usize, const O: usize> Net<(), H, O> {
-    /// Parameters in the flat layout of `net::NetShape`: W1 (H × 1), b1, W2 (O × H, row k), b2.
-    const PARAMS: usize = 2 * H + O * H + O;
+/// The weights and biases of one lane group, in registers (batch norm's γ and β stay in the
+/// parameter vector: full batches only, where the per-sample work is in memory anyway). The
+/// second hidden layer has `H2 ∈ {0, H}` units (0: one hidden layer; then `w2`, `b2` are empty).
+#[derive(Clone, Copy)]
+struct Net<V, const H: usize, const H2: usize, const O: usize> {
+    w1: [V; H],
+    b1: [V; H],
+    w2: [[V; H]; H2],
+    b2: [V; H2],
+    wo: [[V; H]; O],
+    bo: [V; O],
 }
 
-impl<V, const H: usize, const O: usize> Net<V, H, O> {
+/// One sample's forward pass.
+#[derive(Clone, Copy)]
+struct Pass<V, const H: usize, const H2: usize, const O: usize> {
+    z1: [V; H],
+    a1: [V; H],
+    z2: [V; H2],
+    a2: [V; H2],
+    zo: [V; O],
+    ao: [V; O],
+}
+
+impl<V, const H: usize, const H2: usize, const O: usize> Pass<V, H, H2, O> {
+    /// The activations feeding the output layer.
     #[inline(always)]
-    fn load<const N: usize>(p: &[Lanes<N>]) -> Self
+    fn top(&self) -> &[V] {
+        if H2 > 0 { &self.a2 } else { &self.a1 }
+    }
+}
+
+/// The forward passes of every sample (`[sample][unit]`) with, for batch norm, x̂ and
+/// 1/√(σ²+ε) of each hidden layer — what `net::Buffers` holds for the generic kernels — and the
+/// full-batch step's deltas (kept here: no array is cleared per epoch).
+struct Batch<V, const H: usize, const H2: usize, const O: usize> {
+    z1: [[V; H]; MAX_SAMPLES],
+    a1: [[V; H]; MAX_SAMPLES],
+    xh1: [[V; H]; MAX_SAMPLES],
+    inv1: [V; H],
+    z2: [[V; H2]; MAX_SAMPLES],
+    a2: [[V; H2]; MAX_SAMPLES],
+    xh2: [[V; H2]; MAX_SAMPLES],
+    inv2: [V; H2],
+    zo: [[V; O]; MAX_SAMPLES],
+    ao: [[V; O]; MAX_SAMPLES],
+    /// ∂L/∂z of the output layer, ∂L/∂a of the top hidden layer, ∂L/∂z of each hidden layer.
+    d_out: [[V; O]; MAX_SAMPLES],
+    d_top: [[V; H]; MAX_SAMPLES],
+    d1: [[V; H]; MAX_SAMPLES],
+    d2: [[V; H2]; MAX_SAMPLES],
+}
+
+/// The three activations of a kernel (the middle one unused with one hidden layer).
+#[derive(Clone, Copy)]
+struct Acts {
+    hid: Activation,
+    mid: Activation,
+    out: Activation,
+}
+
+// Plain loops throughout, no closures: a closure is a function of its own, compiled without
+// the caller's target features (AVX-512/FMA) unless LLVM inlines it. The structs in registers
+// hold only what the shape has (no zero-length padding of unused layers): a larger one is no
+// longer split into registers by LLVM, and is cleared and copied through memory instead.
+impl<V, const H: usize, const H2: usize, const O: usize> Net<V, H, H2, O> {
+    #[inline(always)]
+    fn load<const N: usize>(p: &[Lanes<N>], at: &Offsets) -> Self
     where
         V: Simd<N>,
     {
-        let p = &p[..Net::<(), H, O>::PARAMS];
+        let p = &p[..at.end];
+        let z = V::zero();
         let mut net = Net {
-            w1: [V::zero(); H],
-            b1: [V::zero(); H],
-            w2: [[V::zero(); H]; O],
-            b2: [V::zero(); O],
+            w1: [z; H],
+            b1: [z; H],
+            w2: [[z; H]; H2],
+            b2: [z; H2],
+            wo: [[z; H]; O],
+            bo: [z; O],
         };
         for j in 0..H {
-            net.w1[j] = V::load(&p[j]);
-            net.b1[j] = V::load(&p[H + j]);
+            net.w1[j] = V::load(&p[at.w1 + j]);
+            net.b1[j] = V::load(&p[at.b1 + j]);
+        }
+        for j in 0..H2 {
+            for i in 0..H {
+                net.w2[j][i] = V::load(&p[at.w2 + j * H + i]);
+            }
+            net.b2[j] = V::load(&p[at.b2 + j]);
         }
         for k in 0..O {
             for j in 0..H {
-                net.w2[k][j] = V::load(&p[2 * H + k * H + j]);
+                net.wo[k][j] = V::load(&p[at.wo + k * H + j]);
             }
-            net.b2[k] = V::load(&p[2 * H + O * H + k]);
+            net.bo[k] = V::load(&p[at.bo + k]);
         }
         net
     }
 
     #[inline(always)]
-    fn store<const N: usize>(&self, p: &mut [Lanes<N>])
+    fn store<const N: usize>(&self, p: &mut [Lanes<N>], at: &Offsets)
     where
         V: Simd<N>,
     {
-        let p = &mut p[..Net::<(), H, O>::PARAMS];
+        let p = &mut p[..at.end];
         for j in 0..H {
-            p[j] = self.w1[j].lanes();
-            p[H + j] = self.b1[j].lanes();
+            p[at.w1 + j] = self.w1[j].lanes();
+            p[at.b1 + j] = self.b1[j].lanes();
+        }
+        for j in 0..H2 {
+            for i in 0..H {
+                p[at.w2 + j * H + i] = self.w2[j][i].lanes();
+            }
+            p[at.b2 + j] = self.b2[j].lanes();
         }
         for k in 0..O {
             for j in 0..H {
-                p[2 * H + k * H + j] = self.w2[k][j].lanes();
+                p[at.wo + k * H + j] = self.wo[k][j].lanes();
             }
-            p[2 * H + O * H + k] = self.b2[k].lanes();
+            p[at.bo + k] = self.bo[k].lanes();
         }
     }
 
-    /// `net::forward` for one sample: z = b + w·x (fused), a = act(z); output z = b + Σ_j w·a
-    /// (j ascending, fused), then its activation.
+    /// `net::forward` for one sample without batch norm: z = b + w·x (fused), a = act(z); each
+    /// layer above: z = b + Σ_i w·a (i ascending, fused), then its activation.
     #[inline(always)]
-    fn forward<const N: usize>(&self, x: V, hid: Activation, out: Activation) -> Pass<V, H, O>
+    fn forward<const N: usize>(&self, x: V, a: Acts) -> Pass<V, H, H2, O>
     where
         V: Simd<N>,
     {
-        let mut f = Pass::zero();
+        let z = V::zero();
+        let mut f = Pass {
+            z1: [z; H],
+            a1: [z; H],
+            z2: [z; H2],
+            a2: [z; H2],
+            zo: [z; O],
+            ao: [z; O],
+        };
         for j in 0..H {
             f.z1[j] = self.w1[j].fma(x, self.b1[j]);
-            f.a1[j] = activate(hid, f.z1[j]);
+            f.a1[j] = activate(a.hid, f.z1[j]);
+        }
+        for j in 0..H2 {
+            let mut acc = self.b2[j];
+            for i in 0..H {
+                acc = self.w2[j][i].fma(f.a1[i], acc);
+            }
+            f.z2[j] = acc;
+            f.a2[j] = activate(a.mid, acc);
         }
         for k in 0..O {
-            let mut acc = self.b2[k];
+            let mut acc = self.bo[k];
             for j in 0..H {
-                acc = self.w2[k][j].fma(f.a1[j], acc);
+                acc = self.wo[k][j].fma(f.top()[j], acc);
             }
-            f.z2[k] = acc;
-            f.a2[k] = activate(out, acc);
+            f.zo[k] = acc;
+            f.ao[k] = activate(a.out, acc);
         }
         f
     }
@@ -181,42 +282,67 @@ impl<V, const H: usize, const O: usize> Net<V, H, O> {
     /// `net::backward` with `m = 1` and the plain SGD sink (θ ← −lr·g + θ, fused): every
     /// gradient from the parameters before this step's update.
     #[inline(always)]
-    fn sgd_step<const N: usize>(&mut self, f: &Pass<V, H, O>, x: V, t: &[Lanes<N>], neg_lr: V, hid: Activation, out: Activation)
+    fn sgd_step<const N: usize>(&mut self, f: &Pass<V, H, H2, O>, x: V, t: &[Lanes<N>], neg_lr: V, a: Acts)
     where
         V: Simd<N>,
     {
         // Output delta: (a − t)·act'(z, a).
-        let mut d2 = [V::zero(); O];
+        let mut d_out = [V::zero(); O];
         for k in 0..O {
-            d2[k] = f.a2[k].sub(V::load(&t[k])).mul(act_grad(out, f.z2[k], f.a2[k]));
+            d_out[k] = f.ao[k].sub(V::load(&t[k])).mul(act_grad(a.out, f.zo[k], f.ao[k]));
         }
-        // ∂L/∂a1 = Σ_k W2[k, j]·δ2[k] (k ascending), with W2 before its update.
-        let mut d1 = [V::zero(); H];
+        // ∂L/∂a of the top hidden layer = Σ_k Wo[k, j]·δ[k] (k ascending), Wo before its update.
+        let mut d_top = [V::zero(); H];
         for j in 0..H {
-            d1[j] = self.w2[0][j].mul(d2[0]);
+            d_top[j] = self.wo[0][j].mul(d_out[0]);
         }
         for k in 1..O {
             for j in 0..H {
-                d1[j] = self.w2[k][j].fma(d2[k], d1[j]);
+                d_top[j] = self.wo[k][j].fma(d_out[k], d_top[j]);
+            }
+        }
+        let mut d1 = [V::zero(); H];
+        let mut d2 = [V::zero(); H2];
+        if H2 > 0 {
+            for j in 0..H2 {
+                d2[j] = hidden_delta(a.mid, d_top[j], f.z2[j], f.a2[j]);
+            }
+            // ∂L/∂a1[i] = Σ_j W2[j, i]·δ2[j] (j ascending), W2 before its update.
+            for i in 0..H {
+                let mut acc = self.w2[0][i].mul(d2[0]);
+                for j in 1..H2 {
+                    acc = self.w2[j][i].fma(d2[j], acc);
+                }
+                d1[i] = hidden_delta(a.hid, acc, f.z1[i], f.a1[i]);
+            }
+        } else {
+            for j in 0..H {
+                d1[j] = hidden_delta(a.hid, d_top[j], f.z1[j], f.a1[j]);
             }
         }
         for k in 0..O {
-            self.b2[k] = neg_lr.fma(d2[k], self.b2[k]);
+            self.bo[k] = neg_lr.fma(d_out[k], self.bo[k]);
             for j in 0..H {
-                self.w2[k][j] = neg_lr.fma(d2[k].mul(f.a1[j]), self.w2[k][j]);
+                self.wo[k][j] = neg_lr.fma(d_out[k].mul(f.top()[j]), self.wo[k][j]);
+            }
+        }
+        for j in 0..H2 {
+            self.b2[j] = neg_lr.fma(d2[j], self.b2[j]);
+            for i in 0..H {
+                self.w2[j][i] = neg_lr.fma(d2[j].mul(f.a1[i]), self.w2[j][i]);
             }
         }
         for j in 0..H {
-            let d = hidden_delta(hid, d1[j], f.z1[j], f.a1[j]);
-            self.b1[j] = neg_lr.fma(d, self.b1[j]);
-            self.w1[j] = neg_lr.fma(d.mul(x), self.w1[j]);
+            self.b1[j] = neg_lr.fma(d1[j], self.b1[j]);
+            self.w1[j] = neg_lr.fma(d1[j].mul(x), self.w1[j]);
         }
     }
 
     /// 1.0 where some parameter is ±∞ or NaN (θ·0 + acc is NaN exactly then), else 0.0 — the
-    /// `bad` flag of `Group::evaluate` (|θ| ≤ f64::MAX fails for exactly these values).
+    /// `bad` flag of `Group::evaluate` (|θ| ≤ f64::MAX fails for exactly these values); the
+    /// batch-norm parameters `p[norm]` (γ and β of every hidden layer) read from memory.
     #[inline(always)]
-    fn non_finite<const N: usize>(&self) -> V
+    fn non_finite<const N: usize>(&self, p: &[Lanes<N>], norm: &[std::ops::Range<usize>; 2]) -> V
     where
         V: Simd<N>,
     {
@@ -226,13 +352,278 @@ impl<V, const H: usize, const O: usize> Net<V, H, O> {
             a = self.w1[j].fma(zero, a);
             b = self.b1[j].fma(zero, b);
         }
+        for j in 0..H2 {
+            for i in 0..H {
+                a = self.w2[j][i].fma(zero, a);
+            }
+            b = self.b2[j].fma(zero, b);
+        }
         for k in 0..O {
             for j in 0..H {
-                a = self.w2[k][j].fma(zero, a);
+                a = self.wo[k][j].fma(zero, a);
             }
-            b = self.b2[k].fma(zero, b);
+            b = self.bo[k].fma(zero, b);
+        }
+        for r in norm {
+            for q in &p[r.clone()] {
+                a = V::load(q).fma(zero, a);
+            }
         }
         a.add(b).nan_flag()
+    }
+}
+
+impl<V: Copy, const H: usize, const H2: usize, const O: usize> Batch<V, H, H2, O> {
+    #[inline(always)]
+    fn pass(&self, s: usize) -> Pass<V, H, H2, O> {
+        Pass {
+            z1: self.z1[s],
+            a1: self.a1[s],
+            z2: self.z2[s],
+            a2: self.a2[s],
+            zo: self.zo[s],
+            ao: self.ao[s],
+        }
+    }
+
+    #[inline(always)]
+    fn set(&mut self, s: usize, f: &Pass<V, H, H2, O>) {
+        self.z1[s] = f.z1;
+        self.a1[s] = f.a1;
+        self.z2[s] = f.z2;
+        self.a2[s] = f.a2;
+        self.zo[s] = f.zo;
+        self.ao[s] = f.ao;
+    }
+
+    /// The activations of sample `s` feeding the output layer.
+    #[inline(always)]
+    fn top(&self, s: usize) -> &[V] {
+        if H2 > 0 { &self.a2[s] } else { &self.a1[s] }
+    }
+
+    /// `net::forward` of the `n` samples `x` with batch norm on the hidden layers (the batch's
+    /// statistics; γ, β from `p`): each layer's affine transform for every sample, then per unit
+    /// the batch mean, the biased variance, x̂ = (z − μ)·(1/√(σ²+ε)), y = γ·x̂ + β, then the
+    /// activation.
+    #[inline(always)]
+    fn forward_bn<const N: usize>(&mut self, net: &Net<V, H, H2, O>, p: &[Lanes<N>], at: &Offsets, x: &[Lanes<N>], a: Acts)
+    where
+        V: Simd<N>,
+    {
+        let n = x.len();
+        for s in 0..n {
+            let xs = V::load(&x[s]);
+            for j in 0..H {
+                self.z1[s][j] = net.w1[j].fma(xs, net.b1[j]);
+            }
+        }
+        batch_norm(&mut self.z1, &mut self.xh1, &mut self.inv1, &p[at.g1..at.g1 + 2 * H], n);
+        for s in 0..n {
+            for j in 0..H {
+                self.a1[s][j] = activate(a.hid, self.z1[s][j]);
+            }
+        }
+        if H2 > 0 {
+            for s in 0..n {
+                for j in 0..H2 {
+                    let mut acc = net.b2[j];
+                    for i in 0..H {
+                        acc = net.w2[j][i].fma(self.a1[s][i], acc);
+                    }
+                    self.z2[s][j] = acc;
+                }
+            }
+            batch_norm(&mut self.z2, &mut self.xh2, &mut self.inv2, &p[at.g2..at.g2 + 2 * H2], n);
+            for s in 0..n {
+                for j in 0..H2 {
+                    self.a2[s][j] = activate(a.mid, self.z2[s][j]);
+                }
+            }
+        }
+        for s in 0..n {
+            for k in 0..O {
+                let mut acc = net.bo[k];
+                for j in 0..H {
+                    acc = net.wo[k][j].fma(self.top(s)[j], acc);
+                }
+                self.zo[s][k] = acc;
+                self.ao[s][k] = activate(a.out, acc);
+            }
+        }
+    }
+
+    /// One step of full-batch SGD in fixed order on these forward passes (the same parameters
+    /// and inputs): `net::backward` with `m = n` — output deltas (a − t)·(1/m)·act',
+    /// backpropagated with each layer's W before its update, through batch norm where there is
+    /// one (γ, β updated in `p`), gradients summed over the samples in order (the first term,
+    /// then `+=` / fused), each parameter updated once.
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    fn full_batch_step<const N: usize>(
+        &mut self,
+        net: &mut Net<V, H, H2, O>,
+        p: &mut [Lanes<N>],
+        at: &Offsets,
+        x: &[Lanes<N>],
+        t: &[Lanes<N>],
+        neg_lr: V,
+        a: Acts,
+        bn: bool,
+    ) where
+        V: Simd<N>,
+    {
+        let n = x.len();
+        let inv_m = V::splat(1.0 / n as f64);
+        for s in 0..n {
+            for k in 0..O {
+                let diff = self.ao[s][k].sub(V::load(&t[s * O + k])).mul(inv_m);
+                self.d_out[s][k] = diff.mul(act_grad(a.out, self.zo[s][k], self.ao[s][k]));
+            }
+            // ∂L/∂a of the top hidden layer.
+            for j in 0..H {
+                let mut acc = net.wo[0][j].mul(self.d_out[s][0]);
+                for k in 1..O {
+                    acc = net.wo[k][j].fma(self.d_out[s][k], acc);
+                }
+                self.d_top[s][j] = acc;
+            }
+        }
+        if H2 > 0 {
+            for s in 0..n {
+                for j in 0..H2 {
+                    self.d2[s][j] = hidden_delta(a.mid, self.d_top[s][j], self.z2[s][j], self.a2[s][j]);
+                }
+            }
+            if bn {
+                batch_norm_back(&mut self.d2, &self.xh2, &self.inv2, &mut p[at.g2..at.g2 + 2 * H2], n, neg_lr);
+            }
+            for s in 0..n {
+                for i in 0..H {
+                    let mut acc = net.w2[0][i].mul(self.d2[s][0]);
+                    for j in 1..H2 {
+                        acc = net.w2[j][i].fma(self.d2[s][j], acc);
+                    }
+                    self.d1[s][i] = hidden_delta(a.hid, acc, self.z1[s][i], self.a1[s][i]);
+                }
+            }
+        } else {
+            for s in 0..n {
+                for j in 0..H {
+                    self.d1[s][j] = hidden_delta(a.hid, self.d_top[s][j], self.z1[s][j], self.a1[s][j]);
+                }
+            }
+        }
+        if bn {
+            batch_norm_back(&mut self.d1, &self.xh1, &self.inv1, &mut p[at.g1..at.g1 + 2 * H], n, neg_lr);
+        }
+        for k in 0..O {
+            let mut b = self.d_out[0][k];
+            for s in 1..n {
+                b = b.add(self.d_out[s][k]);
+            }
+            net.bo[k] = neg_lr.fma(b, net.bo[k]);
+            for j in 0..H {
+                let mut gw = self.d_out[0][k].mul(self.top(0)[j]);
+                for s in 1..n {
+                    gw = self.d_out[s][k].fma(self.top(s)[j], gw);
+                }
+                net.wo[k][j] = neg_lr.fma(gw, net.wo[k][j]);
+            }
+        }
+        for j in 0..H2 {
+            let mut b = self.d2[0][j];
+            for s in 1..n {
+                b = b.add(self.d2[s][j]);
+            }
+            net.b2[j] = neg_lr.fma(b, net.b2[j]);
+            for i in 0..H {
+                let mut gw = self.d2[0][j].mul(self.a1[0][i]);
+                for s in 1..n {
+                    gw = self.d2[s][j].fma(self.a1[s][i], gw);
+                }
+                net.w2[j][i] = neg_lr.fma(gw, net.w2[j][i]);
+            }
+        }
+        for j in 0..H {
+            let mut b = self.d1[0][j];
+            for s in 1..n {
+                b = b.add(self.d1[s][j]);
+            }
+            net.b1[j] = neg_lr.fma(b, net.b1[j]);
+            let mut gw = self.d1[0][j].mul(V::load(&x[0]));
+            for s in 1..n {
+                gw = self.d1[s][j].fma(V::load(&x[s]), gw);
+            }
+            net.w1[j] = neg_lr.fma(gw, net.w1[j]);
+        }
+    }
+}
+
+/// Batch norm of one layer over `n` samples, as `net::forward` computes it: per unit the mean
+/// (Σ from 0, in order, ÷ m), the biased variance (Σ (z − μ)², ÷ m), 1/√(σ²+ε), x̂ and
+/// y = γ·x̂ + β (not fused), written back over `z`; `gb` is γ then β.
+#[inline(always)]
+fn batch_norm<V: Simd<N>, const N: usize, const U: usize>(
+    z: &mut [[V; U]; MAX_SAMPLES],
+    xh: &mut [[V; U]; MAX_SAMPLES],
+    inv: &mut [V; U],
+    gb: &[Lanes<N>],
+    n: usize,
+) {
+    let mf = V::splat(n as f64);
+    let (gamma, beta) = gb.split_at(U);
+    for j in 0..U {
+        let mut sum = V::zero();
+        for s in 0..n {
+            sum = sum.add(z[s][j]);
+        }
+        let mean = sum.div(mf);
+        let mut ss = V::zero();
+        for s in 0..n {
+            let d = z[s][j].sub(mean);
+            ss = ss.add(d.mul(d));
+        }
+        let var = ss.div(mf);
+        let iv = V::splat(1.0).div(var.add(V::splat(BN_EPS)).sqrt());
+        inv[j] = iv;
+        let (g, b) = (V::load(&gamma[j]), V::load(&beta[j]));
+        for s in 0..n {
+            let x = z[s][j].sub(mean).mul(iv);
+            xh[s][j] = x;
+            z[s][j] = g.mul(x).add(b);
+        }
+    }
+}
+
+/// Batch norm's backward pass and SGD step of γ and β (`gb`: γ then β), as `net::backward`
+/// computes them: with Σg and Σg·x̂ over the samples (from 0, in order, not fused),
+/// ∂L/∂γ = Σg·x̂, ∂L/∂β = Σg and ∂L/∂z = (γ·(1/√(σ²+ε))/m)·(m·g − Σg − x̂·Σg·x̂), γ read
+/// before its update.
+#[inline(always)]
+fn batch_norm_back<V: Simd<N>, const N: usize, const U: usize>(
+    d: &mut [[V; U]; MAX_SAMPLES],
+    xh: &[[V; U]; MAX_SAMPLES],
+    inv: &[V; U],
+    gb: &mut [Lanes<N>],
+    n: usize,
+    neg_lr: V,
+) {
+    let mf = V::splat(n as f64);
+    let (gamma, beta) = gb.split_at_mut(U);
+    for j in 0..U {
+        let (mut sg, mut sgx) = (V::zero(), V::zero());
+        for s in 0..n {
+            sg = sg.add(d[s][j]);
+            sgx = sgx.add(d[s][j].mul(xh[s][j]));
+        }
+        let g = V::load(&gamma[j]);
+        let k = g.mul(inv[j]).div(mf);
+        gamma[j] = neg_lr.fma(sgx, g).lanes();
+        beta[j] = neg_lr.fma(sg, V::load(&beta[j])).lanes();
+        for s in 0..n {
+            d[s][j] = k.mul(mf.mul(d[s][j]).sub(sg).sub(xh[s][j].mul(sgx)));
+        }
     }
 }
 
@@ -285,63 +676,132 @@ fn hidden_delta<V: Simd<N>, const N: usize>(act: Activation, d: V, z: V, a: V) -
     }
 }
 
-/// The fused kernel for one hidden layer of `H` units and `O` outputs on registers `V` of `N`
-/// lanes, with hidden and output activations `HA`, `OA` (codes; [`ANY`]: read at run time).
-pub(crate) struct Fused<V, const N: usize, const H: usize, const O: usize, const HA: u8, const OA: u8> {
-    hid: Activation,
-    out: Activation,
+/// 1.0 where the maximum over the samples of a layer's pre-activations is ≤ 0 for every unit.
+#[inline(always)]
+fn no_unit_alive<V: Simd<N>, const N: usize>(mx: &[V]) -> Lanes<N> {
+    alive(mx).lanes().select_pos(Lanes::zero(), Lanes::splat(1.0))
+}
+
+/// The fused kernel for `H` hidden units (and a second hidden layer of `H2 ∈ {0, H}`; 0: none)
+/// and `O` outputs on registers `V` of `N` lanes, with activation codes `HA` (first hidden
+/// layer), `MA` (second) and `OA` (output); [`ANY`] reads an activation at run time.
+pub(crate) struct Fused<V, const N: usize, const H: usize, const H2: usize, const O: usize, const HA: u8, const MA: u8, const OA: u8> {
+    acts: Acts,
+    at: Offsets,
+    /// γ and β of each hidden layer, with batch norm (else empty).
+    norm: [std::ops::Range<usize>; 2],
+    /// Batch norm on the hidden layers (full batches only).
+    bn: bool,
     /// The sample order is fixed: the screen's pass of sample 0 is the epoch's first.
     reuse: bool,
     /// One full batch (in fixed order) per epoch instead of online steps.
     full: bool,
     /// The last screen's forward passes: sample 0's (online), every sample's (full batch), and
-    /// every sample's outputs (for the accuracy).
-    passes: [Pass<V, H, O>; MAX_SAMPLES],
+    /// every sample's outputs (for the accuracy); the full-batch step's deltas.
+    batch: Box<Batch<V, H, H2, O>>,
     _lanes: PhantomData<[f64; N]>,
 }
 
-impl<V: Simd<N>, const N: usize, const H: usize, const O: usize, const HA: u8, const OA: u8> Kernel<N> for Fused<V, N, H, O, HA, OA> {
+impl<V: Simd<N>, const N: usize, const H: usize, const H2: usize, const O: usize, const HA: u8, const MA: u8, const OA: u8> Kernel<N>
+    for Fused<V, N, H, H2, O, HA, MA, OA>
+{
     fn new(t: &Trainer) -> Self {
+        assert!(H2 == 0 || H2 == H, "fused kernel: the second hidden layer has H units");
         let l = &t.shape().layers;
+        let bn = t.spec().batch_norm;
+        let at = Offsets::new(H, H2, O, bn);
+        // The layout this kernel assumes is the shape's (checked once per work unit).
+        let top = &l[l.len() - 1];
+        assert_eq!(
+            (l[0].w_off, l[0].b_off, l[0].gamma_off, top.w_off, top.b_off, t.shape().n_params),
+            (at.w1, at.b1, bn.then_some(at.g1), at.wo, at.bo, at.end),
+            "fused kernel: parameter layout"
+        );
+        if H2 > 0 {
+            assert_eq!(
+                (l[1].w_off, l[1].b_off, l[1].gamma_off),
+                (at.w2, at.b2, bn.then_some(at.g2)),
+                "fused kernel: parameter layout"
+            );
+        }
+        let norm = if bn {
+            [at.g1..at.g1 + 2 * H, at.g2..at.g2 + 2 * H2]
+        } else {
+            [0..0, 0..0]
+        };
+        let z = V::zero();
         Fused {
-            hid: l[0].activation,
-            out: l[1].activation,
+            acts: Acts {
+                hid: l[0].activation,
+                mid: if H2 > 0 { l[1].activation } else { Activation::Linear },
+                out: top.activation,
+            },
+            at,
+            norm,
+            bn,
             reuse: t.spec().sample_order == SampleOrder::Fixed,
             full: t.batch_size() > 1,
-            passes: [Pass::zero(); MAX_SAMPLES],
+            batch: Box::new(Batch {
+                z1: [[z; H]; MAX_SAMPLES],
+                a1: [[z; H]; MAX_SAMPLES],
+                xh1: [[z; H]; MAX_SAMPLES],
+                inv1: [z; H],
+                z2: [[z; H2]; MAX_SAMPLES],
+                a2: [[z; H2]; MAX_SAMPLES],
+                xh2: [[z; H2]; MAX_SAMPLES],
+                inv2: [z; H2],
+                zo: [[z; O]; MAX_SAMPLES],
+                ao: [[z; O]; MAX_SAMPLES],
+                d_out: [[z; O]; MAX_SAMPLES],
+                d_top: [[z; H]; MAX_SAMPLES],
+                d1: [[z; H]; MAX_SAMPLES],
+                d2: [[z; H2]; MAX_SAMPLES],
+            }),
             _lanes: PhantomData,
         }
     }
 
     #[inline(always)]
     fn screen(&mut self, g: &mut Group<N>, _t: &Trainer, doom_at: f64, rule: &Criteria) -> Screen<N> {
-        let (hid, out) = self.acts();
-        let net = Net::<V, H, O>::load(&g.params);
+        let a = self.acts();
+        let net = Net::<V, H, H2, O>::load(&g.params, &self.at);
         let n = g.xd.len();
         // Dead ReLU units are counted only where they can end a run now.
-        let dead1 = hid == Activation::Relu && (rule.stop_when_dead || doom_at > 0.0);
-        let dead2 = out == Activation::Relu && rule.stop_when_dead;
+        let dead1 = a.hid == Activation::Relu && (rule.stop_when_dead || doom_at > 0.0);
+        let dead2 = H2 > 0 && a.mid == Activation::Relu && rule.stop_when_dead;
+        let dead_o = a.out == Activation::Relu && rule.stop_when_dead;
         let mut mx1 = [V::zero(); H];
-        let mut mx2 = [V::zero(); O];
+        let mut mx2 = [V::zero(); H2];
+        let mut mx_o = [V::zero(); O];
         let mut loss = V::zero();
         let half = V::splat(0.5);
+        if self.bn {
+            self.batch.forward_bn(&net, &g.params, &self.at, &g.xd, a);
+        }
         for s in 0..n {
-            let f = net.forward(V::load(&g.xd[s]), hid, out);
+            let f = if self.bn {
+                self.batch.pass(s)
+            } else {
+                net.forward(V::load(&g.xd[s]), a)
+            };
             // `net::sample_loss` (MSE): ½·Σ_k (a − t)², fused, then summed over the samples.
             let mut acc = V::zero();
             for k in 0..O {
-                let d = f.a2[k].sub(V::load(&g.td[s * O + k]));
+                let d = f.ao[k].sub(V::load(&g.td[s * O + k]));
                 acc = d.fma(d, acc);
             }
             loss = loss.add(acc.mul(half));
-            if s == 0 || self.full {
-                self.passes[s] = f;
-            } else {
-                self.passes[s].a2 = f.a2;
+            if !self.bn {
+                if s == 0 || self.full {
+                    self.batch.set(s, &f);
+                } else {
+                    self.batch.ao[s] = f.ao;
+                }
             }
             if s == 0 {
                 mx1 = f.z1;
                 mx2 = f.z2;
+                mx_o = f.zo;
             } else {
                 if dead1 {
                     for j in 0..H {
@@ -349,16 +809,21 @@ impl<V: Simd<N>, const N: usize, const H: usize, const O: usize, const HA: u8, c
                     }
                 }
                 if dead2 {
+                    for j in 0..H2 {
+                        mx2[j] = f.z2[j].max_of(mx2[j]);
+                    }
+                }
+                if dead_o {
                     for k in 0..O {
-                        mx2[k] = f.z2[k].max_of(mx2[k]);
+                        mx_o[k] = f.zo[k].max_of(mx_o[k]);
                     }
                 }
             }
         }
         let loss = loss.div(V::splat(n as f64)).lanes();
-        let bad = net.non_finite().lanes();
+        let bad = net.non_finite(&g.params, &self.norm).lanes();
         // `Eval::decisions`: diverged, or converged, or dead (if death stops runs), or doomed.
-        let (one, zero) = (Lanes::splat(1.0), Lanes::zero());
+        let zero = Lanes::zero();
         let diverged = loss.map(|l| {
             if l <= rule.diverge_loss && l < f64::INFINITY && l > f64::NEG_INFINITY {
                 0.0
@@ -371,17 +836,20 @@ impl<V: Simd<N>, const N: usize, const H: usize, const O: usize, const HA: u8, c
         if low.0.iter().any(|&v| v != 0.0) {
             decide = decide.max_of(low * self.all_correct(g, n));
         }
-        if dead1 || dead2 {
+        if dead1 || dead2 || dead_o {
             let mut dead_layer = zero;
             if dead1 {
                 let alive1 = alive(&mx1).lanes();
                 if doom_at > 0.0 {
                     decide = decide.max_of(alive1.map(|a| if a < doom_at { 1.0 } else { 0.0 }));
                 }
-                dead_layer = alive1.select_pos(zero, one);
+                dead_layer = no_unit_alive(&mx1);
             }
             if dead2 {
-                dead_layer = dead_layer.max_of(alive(&mx2).lanes().select_pos(zero, one));
+                dead_layer = dead_layer.max_of(no_unit_alive(&mx2));
+            }
+            if dead_o {
+                dead_layer = dead_layer.max_of(no_unit_alive(&mx_o));
             }
             if rule.stop_when_dead {
                 decide = decide.max_of(dead_layer);
@@ -393,82 +861,37 @@ impl<V: Simd<N>, const N: usize, const H: usize, const O: usize, const HA: u8, c
     #[inline(always)]
     fn train_epoch(&mut self, g: &mut Group<N>, t: &Trainer, lanes: &mut [LaneState; N]) {
         g.shuffle_epoch(t, lanes);
-        let (hid, out) = self.acts();
+        let a = self.acts();
         let neg_lr = V::splat(t.spec().lr).neg();
-        let mut net = Net::<V, H, O>::load(&g.params);
+        let mut net = Net::<V, H, H2, O>::load(&g.params, &self.at);
         if self.full {
-            self.full_batch_step(g, &mut net, neg_lr, hid, out);
+            self.batch
+                .full_batch_step(&mut net, &mut g.params, &self.at, &g.xe, &g.te, neg_lr, a, self.bn);
         } else {
             for s in 0..g.xe.len() {
                 let x = V::load(&g.xe[s]);
                 let f = if s == 0 && self.reuse {
-                    self.passes[0]
+                    self.batch.pass(0)
                 } else {
-                    net.forward(x, hid, out)
+                    net.forward(x, a)
                 };
-                net.sgd_step(&f, x, &g.te[s * O..(s + 1) * O], neg_lr, hid, out);
+                net.sgd_step(&f, x, &g.te[s * O..(s + 1) * O], neg_lr, a);
             }
         }
-        net.store(&mut g.params);
+        net.store(&mut g.params, &self.at);
     }
 }
 
-impl<V: Simd<N>, const N: usize, const H: usize, const O: usize, const HA: u8, const OA: u8> Fused<V, N, H, O, HA, OA> {
-    /// The hidden and output activations, constants where the codes fix them.
+impl<V: Simd<N>, const N: usize, const H: usize, const H2: usize, const O: usize, const HA: u8, const MA: u8, const OA: u8>
+    Fused<V, N, H, H2, O, HA, MA, OA>
+{
+    /// The activations, constants where the codes fix them.
     #[inline(always)]
-    fn acts(&self) -> (Activation, Activation) {
-        (act_of(HA, self.hid), act_of(OA, self.out))
-    }
-
-    /// One step of full-batch SGD in fixed order, on the screen's forward passes (the same
-    /// parameters and inputs): `net::backward` with `m = n` — output deltas (a − t)·(1/m)·act',
-    /// backpropagated with W2 before its update, gradients summed over the samples in order
-    /// (the first term, then `+=` / fused), each parameter updated once.
-    #[inline(always)]
-    fn full_batch_step(&self, g: &Group<N>, net: &mut Net<V, H, O>, neg_lr: V, hid: Activation, out: Activation) {
-        let n = g.xe.len();
-        let inv_m = V::splat(1.0 / n as f64);
-        let mut d2 = [[V::zero(); O]; MAX_SAMPLES];
-        let mut d1 = [[V::zero(); H]; MAX_SAMPLES];
-        for s in 0..n {
-            let f = &self.passes[s];
-            for k in 0..O {
-                let diff = f.a2[k].sub(V::load(&g.te[s * O + k])).mul(inv_m);
-                d2[s][k] = diff.mul(act_grad(out, f.z2[k], f.a2[k]));
-            }
-            for j in 0..H {
-                let mut acc = net.w2[0][j].mul(d2[s][0]);
-                for k in 1..O {
-                    acc = net.w2[k][j].fma(d2[s][k], acc);
-                }
-                d1[s][j] = hidden_delta(hid, acc, f.z1[j], f.a1[j]);
-            }
-        }
-        for k in 0..O {
-            let mut b = d2[0][k];
-            for s in 1..n {
-                b = b.add(d2[s][k]);
-            }
-            net.b2[k] = neg_lr.fma(b, net.b2[k]);
-            for j in 0..H {
-                let mut gw = d2[0][k].mul(self.passes[0].a1[j]);
-                for s in 1..n {
-                    gw = d2[s][k].fma(self.passes[s].a1[j], gw);
-                }
-                net.w2[k][j] = neg_lr.fma(gw, net.w2[k][j]);
-            }
-        }
-        for j in 0..H {
-            let mut b = d1[0][j];
-            for s in 1..n {
-                b = b.add(d1[s][j]);
-            }
-            net.b1[j] = neg_lr.fma(b, net.b1[j]);
-            let mut gw = d1[0][j].mul(V::load(&g.xe[0]));
-            for s in 1..n {
-                gw = d1[s][j].fma(V::load(&g.xe[s]), gw);
-            }
-            net.w1[j] = neg_lr.fma(gw, net.w1[j]);
+    fn acts(&self) -> Acts {
+        Acts {
+            hid: act_of(HA, self.acts.hid),
+            mid: act_of(MA, self.acts.mid),
+            out: act_of(OA, self.acts.out),
         }
     }
 
@@ -478,7 +901,7 @@ impl<V: Simd<N>, const N: usize, const H: usize, const O: usize, const HA: u8, c
     fn all_correct(&self, g: &Group<N>, n: usize) -> Lanes<N> {
         let mut correct = Lanes::zero();
         for s in 0..n {
-            let a = &self.passes[s].a2;
+            let a = &self.batch.ao[s];
             let pred = if O == 1 {
                 a[0].lanes().zip(Lanes::splat(0.5), |y, h| if y >= h { 1.0 } else { 0.0 })
             } else {

@@ -22,6 +22,8 @@ pub(crate) trait Simd<const N: usize>: Copy {
     fn sub(self, o: Self) -> Self;
     fn mul(self, o: Self) -> Self;
     fn div(self, o: Self) -> Self;
+    /// The correctly rounded square root.
+    fn sqrt(self) -> Self;
     /// `self·b + c` with one rounding.
     fn fma(self, b: Self, c: Self) -> Self;
     /// `-self` (the sign bit flipped, as Rust's unary minus).
@@ -81,6 +83,10 @@ impl<const N: usize> Simd<N> for Lanes<N> {
         self / o
     }
     #[inline(always)]
+    fn sqrt(self) -> Self {
+        Lanes::sqrt(self)
+    }
+    #[inline(always)]
     fn fma(self, b: Self, c: Self) -> Self {
         self.mul_add(b, c)
     }
@@ -130,7 +136,7 @@ mod x86 {
     macro_rules! x86_simd {
         ($t:ty, $n:literal,
          set1 = $set1:ident, loadu = $loadu:ident, storeu = $storeu:ident,
-         add = $add:ident, sub = $sub:ident, mul = $mul:ident, div = $div:ident,
+         add = $add:ident, sub = $sub:ident, mul = $mul:ident, div = $div:ident, sqrt = $sqrt:ident,
          fmadd = $fmadd:ident, xor = $xor:ident, sel_gt = |$a:ident, $b:ident, $y:ident, $no:ident, $c:ident| $sel:expr,
          sll = $sll:ident, casti = $casti:ident, castd = $castd:ident) => {
             impl Simd<$n> for $t {
@@ -165,6 +171,10 @@ mod x86 {
                 #[inline(always)]
                 fn div(self, o: Self) -> Self {
                     unsafe { $div(self, o) }
+                }
+                #[inline(always)]
+                fn sqrt(self) -> Self {
+                    unsafe { $sqrt(self) }
                 }
                 #[inline(always)]
                 fn fma(self, b: Self, c: Self) -> Self {
@@ -210,6 +220,7 @@ mod x86 {
         sub = _mm512_sub_pd,
         mul = _mm512_mul_pd,
         div = _mm512_div_pd,
+        sqrt = _mm512_sqrt_pd,
         fmadd = _mm512_fmadd_pd,
         xor = _mm512_xor_pd,
         sel_gt = |a, b, y, no, C| _mm512_mask_blend_pd(_mm512_cmp_pd_mask::<C>(a, b), no, y),
@@ -228,6 +239,7 @@ mod x86 {
         sub = _mm256_sub_pd,
         mul = _mm256_mul_pd,
         div = _mm256_div_pd,
+        sqrt = _mm256_sqrt_pd,
         fmadd = _mm256_fmadd_pd,
         xor = _mm256_xor_pd,
         sel_gt = |a, b, y, no, C| _mm256_blendv_pd(no, y, _mm256_cmp_pd::<C>(a, b)),
@@ -322,6 +334,10 @@ macro_rules! x2_simd {
             #[inline(always)]
             fn div(self, o: Self) -> Self {
                 X2(self.0.div(o.0), self.1.div(o.1))
+            }
+            #[inline(always)]
+            fn sqrt(self) -> Self {
+                X2(self.0.sqrt(), self.1.sqrt())
             }
             #[inline(always)]
             fn fma(self, b: Self, c: Self) -> Self {

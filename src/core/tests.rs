@@ -607,93 +607,121 @@ fn measure_doom() {
     }
 }
 
-/// The fused kernels (one hidden layer, online or full-batch SGD) against the generic kernels,
-/// every field of every result bit for bit: every pair of activations, online in both sample
-/// orders and full batches in fixed order, one-hot and binary
-/// targets, the hidden widths that have a fused kernel, runs that converge, diverge, die, are
-/// doomed or stall — in groups of 4 lanes (refilled at different epochs) and as dispatched.
+/// Every result of kernel `K` on 4 portable lanes (a function of its own per kernel: inlined
+/// into one test, seven kernels make one function that takes LLVM many minutes).
+#[inline(never)]
+fn run_kernel<K: super::train::Kernel<4>>(t: &Trainer, seeds: &[u64]) -> Vec<Option<RunResult>> {
+    let mut v = vec![None; seeds.len()];
+    t.run_lanes_with::<4, K>(seeds, None, &mut |i, r| v[i] = Some(r));
+    v
+}
+
+/// The fused kernels (one or two hidden layers; online, or full-batch SGD with and without batch
+/// norm) against the generic kernels, every field of every result bit for bit: every pair of
+/// activations (and 25 triples for two hidden layers), online in both sample orders and full
+/// batches in fixed order, one-hot and binary targets, the hidden widths that have a fused
+/// kernel, runs that converge, diverge, die, are doomed or stall — in groups of 4 lanes
+/// (refilled at different epochs) and as dispatched.
 #[test]
 fn fused_kernels_give_the_generic_bits() {
-    use super::fused::{ANY, Fused, applies};
+    use super::fused::{ANY, Fused, NONE, applies};
     let hidden = ["relu", "leaky_relu", "sigmoid", "tanh", "linear"];
     let outputs = ["sigmoid", "relu", "linear", "tanh", "leaky_relu"];
     let data = ["two", "three", "four", "five"];
     let mut case = 0usize;
     let mut fused_cases = 0;
-    for h in hidden {
-        for o in outputs {
-            for (shuffled, full) in [(false, false), (true, false), (false, true)] {
-                case += 1;
-                let mut s = spec(data[case % 4], &format!("{h}-{o}"), [0.1, 0.9, 3.0, 25.0][case % 4]);
-                s.hidden = [4, 2, 8, 4][(case / 2) % 4];
-                s.targets = if case.is_multiple_of(3) { Targets::Binary } else { Targets::Onehot };
-                s.sample_order = if shuffled { SampleOrder::Shuffled } else { SampleOrder::Fixed };
-                s.batch = if full { Batch::Full } else { Batch::Online };
-                s.tol = [0.01, 0.0, 0.05][case % 3];
-                s.max_epochs = 150;
-                let t = Trainer::new(s).unwrap();
-                let seeds: Vec<u64> = (0..23).map(|r| replicate_seed(case as u64, r)).collect();
-                let mut generic = vec![None; seeds.len()];
-                dispatch::run_baseline(&t, &seeds, |i, r| generic[i] = Some(r));
-                let mut runs: Vec<Vec<Option<RunResult>>> = Vec::new();
-                macro_rules! fused {
-                    ($h:literal, $o:literal) => {
-                        if applies(&t, $h, $o, ANY, ANY) {
-                            let mut v = vec![None; seeds.len()];
-                            t.run_lanes_with::<4, Fused<Lanes<4>, 4, $h, $o, ANY, ANY>>(&seeds, None, &mut |i, r| v[i] = Some(r));
-                            runs.push(v);
-                        }
+    for (i, h) in hidden.into_iter().enumerate() {
+        for (j, o) in outputs.into_iter().enumerate() {
+            // (shuffled, full batch, batch norm)
+            for (shuffled, full, bn) in [
+                (false, false, false),
+                (true, false, false),
+                (false, true, false),
+                (false, true, true),
+            ] {
+                for deep in [false, true] {
+                    case += 1;
+                    let layout = if deep {
+                        format!("{h}-{}-{o}", hidden[(i + j + 1) % 5])
+                    } else {
+                        format!("{h}-{o}")
                     };
-                }
-                fused!(4, 2);
-                fused!(4, 1);
-                fused!(2, 2);
-                fused!(8, 2);
-                fused!(2, 1);
-                fused!(8, 1);
-                assert!(!runs.is_empty(), "{h}-{o}: no fused kernel applied");
-                fused_cases += 1;
-                let mut by_dispatch = vec![None; seeds.len()];
-                t.run_many(&seeds, |i, r| by_dispatch[i] = Some(r));
-                runs.push(by_dispatch);
-                for v in &runs {
-                    for i in 0..seeds.len() {
-                        assert_eq!(v[i], generic[i], "{h}-{o} shuffled={shuffled} full={full} seed {i}");
+                    let mut s = spec(data[case % 4], &layout, [0.1, 0.9, 3.0, 25.0][case % 4]);
+                    s.hidden = if deep { 4 } else { [4, 2, 8, 4][(case / 2) % 4] };
+                    s.targets = if !deep && case.is_multiple_of(3) {
+                        Targets::Binary
+                    } else {
+                        Targets::Onehot
+                    };
+                    s.sample_order = if shuffled { SampleOrder::Shuffled } else { SampleOrder::Fixed };
+                    s.batch = if full { Batch::Full } else { Batch::Online };
+                    s.batch_norm = bn;
+                    s.tol = [0.01, 0.0, 0.05][case % 3];
+                    s.max_epochs = 150;
+                    let t = Trainer::new(s).unwrap();
+                    let seeds: Vec<u64> = (0..23).map(|r| replicate_seed(case as u64, r)).collect();
+                    let mut generic = vec![None; seeds.len()];
+                    dispatch::run_baseline(&t, &seeds, |i, r| generic[i] = Some(r));
+                    let mut runs: Vec<Vec<Option<RunResult>>> = Vec::new();
+                    macro_rules! fused {
+                        ($h:literal, $h2:literal, $o:literal, $ma:ident) => {
+                            if applies(&t, $h, $h2, $o, ANY, $ma, ANY) {
+                                runs.push(run_kernel::<Fused<Lanes<4>, 4, $h, $h2, $o, ANY, $ma, ANY>>(&t, &seeds));
+                            }
+                        };
+                    }
+                    fused!(4, 0, 2, NONE);
+                    fused!(4, 0, 1, NONE);
+                    fused!(2, 0, 2, NONE);
+                    fused!(8, 0, 2, NONE);
+                    fused!(2, 0, 1, NONE);
+                    fused!(8, 0, 1, NONE);
+                    fused!(4, 4, 2, ANY);
+                    assert!(!runs.is_empty(), "{layout}: no fused kernel applied");
+                    fused_cases += 1;
+                    let mut by_dispatch = vec![None; seeds.len()];
+                    t.run_many(&seeds, |i, r| by_dispatch[i] = Some(r));
+                    runs.push(by_dispatch);
+                    for v in &runs {
+                        for i in 0..seeds.len() {
+                            assert_eq!(v[i], generic[i], "{layout} shuffled={shuffled} full={full} bn={bn} seed {i}");
+                        }
                     }
                 }
             }
         }
     }
-    assert_eq!(fused_cases, 75);
+    assert_eq!(fused_cases, 200);
 }
 
 /// Every SIMD level this CPU has (AVX2 and AVX-512, fused and generic kernels) against the
 /// portable baseline, bit for bit — so the AVX2 kernels are checked on AVX-512 machines too.
 #[test]
 fn every_simd_level_gives_the_baseline_bits() {
+    use Batch::{Full, Online};
+    use SampleOrder::{Fixed, Shuffled};
+    use Targets::{Binary, Onehot};
+    // (data, layout, batch, order, targets, hidden, batch norm)
     let cases = [
-        ("four", "relu-sigmoid", Batch::Online, SampleOrder::Fixed, Targets::Onehot, 4),
-        ("five", "sigmoid-sigmoid", Batch::Full, SampleOrder::Fixed, Targets::Onehot, 4),
-        ("three", "relu-relu", Batch::Online, SampleOrder::Shuffled, Targets::Onehot, 4),
-        ("four", "tanh-linear", Batch::Online, SampleOrder::Fixed, Targets::Binary, 4),
-        ("five", "leaky_relu-sigmoid", Batch::Full, SampleOrder::Fixed, Targets::Onehot, 8),
-        ("two", "relu-sigmoid", Batch::Online, SampleOrder::Fixed, Targets::Onehot, 2),
-        (
-            "five",
-            "relu-sigmoid-sigmoid",
-            Batch::Online,
-            SampleOrder::Fixed,
-            Targets::Onehot,
-            4,
-        ),
+        ("four", "relu-sigmoid", Online, Fixed, Onehot, 4, false),
+        ("five", "sigmoid-sigmoid", Full, Fixed, Onehot, 4, false),
+        ("three", "relu-relu", Online, Shuffled, Onehot, 4, false),
+        ("four", "tanh-linear", Online, Fixed, Binary, 4, false),
+        ("five", "leaky_relu-sigmoid", Full, Fixed, Onehot, 8, false),
+        ("two", "relu-sigmoid", Online, Fixed, Onehot, 2, false),
+        ("five", "relu-sigmoid-sigmoid", Online, Fixed, Onehot, 4, false),
+        ("four", "relu-sigmoid", Full, Fixed, Onehot, 4, true),
+        ("five", "relu-sigmoid-sigmoid", Full, Fixed, Onehot, 4, true),
+        ("three", "tanh-relu-sigmoid", Full, Fixed, Onehot, 4, false),
     ];
-    for (i, (data, layout, batch, order, targets, hidden)) in cases.into_iter().enumerate() {
+    for (i, (data, layout, batch, order, targets, hidden, bn)) in cases.into_iter().enumerate() {
         for lr in [0.5, 9.0] {
             let mut s = spec(data, layout, lr);
             s.batch = batch;
             s.sample_order = order;
             s.targets = targets;
             s.hidden = hidden;
+            s.batch_norm = bn;
             s.max_epochs = 400;
             let t = Trainer::new(s).unwrap();
             let seeds: Vec<u64> = (0..37).map(|r| replicate_seed(100 + i as u64, r)).collect();
