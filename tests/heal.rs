@@ -29,7 +29,7 @@ fn a_damaged_chunk_is_set_aside_and_retrained_and_the_tables_equal_a_clean_run()
     run_ok(&cfg, &out, &["--shard", "0/1"]);
     let chunk = out.join("chunks").join("w0000001.parquet");
 
-    // Truncated (a bad disk, a partial copy): 8 units of the 12 cells × 40 seeds = 160 runs.
+    // Truncated (a bad disk, a partial copy): 4 units of the 12 cells × 40 seeds = 160 runs.
     truncate_half(&chunk);
     let (code, _, err) = rerun(&cfg, &out, &[]);
     assert_eq!(code, 0, "{err}");
@@ -51,12 +51,15 @@ fn a_damaged_chunk_is_set_aside_and_retrained_and_the_tables_equal_a_clean_run()
     assert!(read(&out.join("cells.parquet")).equals_missing(&cells));
     assert!(out.join("damaged").join("w0000001.parquet").exists());
 
-    // A sound Parquet file holding the wrong runs (window 0's chunk copied over window 1's),
-    // found by the shard when it resumes; its merge equals a clean run.
+    // A sound Parquet file holding the wrong runs (window 0's chunk copied over window 1's; both
+    // windows hold 160 runs), found by the shard when it resumes; its merge equals a clean run.
     std::fs::copy(out.join("chunks").join("w0000000.parquet"), &chunk).unwrap();
     let (code, _, err) = rerun(&cfg, &out, &["--quiet", "--shard", "0/1"]);
     assert_eq!(code, 0, "{err}");
-    assert!(err.contains("rows where its window holds 160 runs"), "{err}");
+    assert!(
+        err.contains("row 0 holds run") && err.contains("(a run of another window or grid)"),
+        "{err}"
+    );
     assert!(
         out.join("damaged").join("w0000001.parquet.1").exists(),
         "a second damaged copy keeps the first"

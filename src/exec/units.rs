@@ -16,10 +16,15 @@ use anyhow::{Context, Result, bail};
 
 use crate::grid::Grid;
 
-/// Replicates per work unit.
-pub(crate) const BLOCK: u32 = 32;
-/// Units per chunk file.
-pub(crate) const WINDOW_UNITS: usize = 16;
+/// Replicates per work unit. Large enough that a unit's 16 SIMD lanes stay busy: a lane whose
+/// run ends takes the unit's next replicate, so lanes idle only at the unit's tail. Simulated
+/// on the article grid's run lengths, the lanes are busy 80 % of the time with units of 32
+/// replicates, 96 % with 256 and 99 % with 1000. Measured on one relu-sigmoid and one
+/// relu-sigmoid-sigmoid cell (lr 0.5, tol 0.01, 4 000 seeds): 99 → 65 and 194 → 148 ns per
+/// run-epoch going from 32 to 256 (fewer tails and group set-ups).
+pub(crate) const BLOCK: u32 = 256;
+/// Units per chunk file (up to 1 024 runs; the article grid's windows are one cell each).
+pub(crate) const WINDOW_UNITS: usize = 4;
 
 /// A contiguous block of replicates of one cell.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
