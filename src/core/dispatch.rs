@@ -9,8 +9,11 @@
 //! it only runs on x86-64 CPUs without AVX2/FMA, i.e. from before 2013, and in checks).
 //!
 //! On AVX-512 and AVX2, networks of one or two hidden layers trained by online or full-batch
-//! SGD (with batch norm: full batches) go to the fused kernels (`super::fused`), in groups of two registers (16 lanes on AVX-512, 8 on
-//! AVX2): the same operations in the same order, so the same bits as the generic code.
+//! SGD (with batch norm: full batches) go to the fused kernels (`super::fused`), in groups of
+//! two registers (16 lanes on AVX-512, 8 on AVX2): the same operations in the same order, so
+//! the same bits as the generic code. Every kernel of a level is its own function compiled for
+//! that level's features (`on_avx512`, `on_avx2`); no code of a kernel may sit in a closure
+//! or a non-inlined helper, which would be compiled for the baseline instead.
 
 use super::fused::{self, ANY, Fused, NONE, RELU, SIGMOID};
 use super::simd::X2;
