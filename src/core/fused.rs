@@ -21,7 +21,7 @@ use super::lanes::Lanes;
 use super::net::BN_EPS;
 use super::simd::{self, Simd};
 use super::spec::{Activation, LEAKY_SLOPE, Loss, SampleOrder};
-use super::train::{Criteria, Group, Kernel, LaneState, Screen, Trainer};
+use super::train::{Criteria, Group, Kernel, LaneState, Screen, Trainer, classified_correctly, flag, loss_in_range, low_loss};
 
 /// Most samples a fused kernel keeps the forward passes of (full batches, batch norm, the
 /// accuracy); larger data sets use the generic kernels.
@@ -824,15 +824,9 @@ impl<V: Simd<N>, const N: usize, const H: usize, const H2: usize, const O: usize
         let bad = net.non_finite(&g.params, &self.norm).lanes();
         // `Eval::decisions`: diverged, or converged, or dead (if death stops runs), or doomed.
         let zero = Lanes::zero();
-        let diverged = loss.map(|l| {
-            if l <= rule.diverge_loss && l < f64::INFINITY && l > f64::NEG_INFINITY {
-                0.0
-            } else {
-                1.0
-            }
-        });
+        let diverged = loss.map(|l| flag(!loss_in_range(l, rule.diverge_loss)));
         let mut decide = diverged.max_of(bad);
-        let low = loss.map(|l| if l <= rule.tol { 1.0 } else { 0.0 });
+        let low = loss.map(|l| flag(low_loss(l, rule.tol)));
         if low.0.iter().any(|&v| v != 0.0) {
             decide = decide.max_of(low * self.all_correct(g, n));
         }
@@ -841,7 +835,7 @@ impl<V: Simd<N>, const N: usize, const H: usize, const H2: usize, const O: usize
             if dead1 {
                 let alive1 = alive(&mx1).lanes();
                 if doom_at > 0.0 {
-                    decide = decide.max_of(alive1.map(|a| if a < doom_at { 1.0 } else { 0.0 }));
+                    decide = decide.max_of(alive1.map(|a| flag(a < doom_at)));
                 }
                 dead_layer = no_unit_alive(&mx1);
             }
@@ -901,22 +895,12 @@ impl<V: Simd<N>, const N: usize, const H: usize, const H2: usize, const O: usize
     fn all_correct(&self, g: &Group<N>, n: usize) -> Lanes<N> {
         let mut correct = Lanes::zero();
         for s in 0..n {
-            let a = &self.batch.ao[s];
-            let pred = if O == 1 {
-                a[0].lanes().zip(Lanes::splat(0.5), |y, h| if y >= h { 1.0 } else { 0.0 })
-            } else {
-                let mut best = a[0].lanes();
-                let mut idx = Lanes::zero();
-                for k in 1..O {
-                    let v = a[k].lanes();
-                    let kk = Lanes::splat(k as f64);
-                    idx = (v - best).select_pos(kk, idx);
-                    best = (v - best).select_pos(v, best);
-                }
-                idx
-            };
-            correct += pred.zip(Lanes::splat(g.labels[s]), |p, l| if p == l { 1.0 } else { 0.0 });
+            let mut a = [Lanes::zero(); O];
+            for k in 0..O {
+                a[k] = self.batch.ao[s][k].lanes();
+            }
+            correct += classified_correctly(&a, g.labels[s]);
         }
-        correct.map(|c| if c == n as f64 { 1.0 } else { 0.0 })
+        correct.map(|c| flag(c == n as f64))
     }
 }

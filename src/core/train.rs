@@ -827,18 +827,37 @@ pub(crate) struct Facts {
 
 /// The loss is in range: finite (NaN fails every comparison) and ≤ `diverge_loss`, which may
 /// itself be +∞.
+/// 1.0 in the lanes whose outputs `a` (one sample's, every output unit) predict class `label`:
+/// with one output, class 1 when y ≥ 0.5; else the argmax, the first maximum on ties.
 #[inline(always)]
-fn loss_in_range(loss: f64, diverge_loss: f64) -> bool {
+pub(super) fn classified_correctly<const N: usize>(a: &[Lanes<N>], label: f64) -> Lanes<N> {
+    let pred = if a.len() == 1 {
+        a[0].zip(Lanes::splat(0.5), |y, h| flag(y >= h))
+    } else {
+        let mut best = a[0];
+        let mut idx = Lanes::zero();
+        for (k, &v) in a.iter().enumerate().skip(1) {
+            let kk = Lanes::splat(k as f64);
+            idx = (v - best).select_pos(kk, idx);
+            best = (v - best).select_pos(v, best);
+        }
+        idx
+    };
+    pred.zip(Lanes::splat(label), |p, l| flag(p == l))
+}
+
+#[inline(always)]
+pub(super) fn loss_in_range(loss: f64, diverge_loss: f64) -> bool {
     loss <= diverge_loss && loss < f64::INFINITY && loss > f64::NEG_INFINITY
 }
 
 #[inline(always)]
-fn low_loss(loss: f64, tol: f64) -> bool {
+pub(super) fn low_loss(loss: f64, tol: f64) -> bool {
     loss <= tol
 }
 
 #[inline(always)]
-fn flag(b: bool) -> f64 {
+pub(super) fn flag(b: bool) -> f64 {
     if b { 1.0 } else { 0.0 }
 }
 
@@ -1034,22 +1053,7 @@ impl<const N: usize> Group<N> {
         let a = &buf.a[nl - 1];
         for s in 0..n {
             loss += sample_loss(shape, t.spec.loss, buf, &self.td, s);
-            let label = Lanes::splat(self.labels[s]);
-            let pred = if out == 1 {
-                // binary: class 1 when y ≥ 0.5
-                a[s].zip(Lanes::splat(0.5), |y, h| if y >= h { 1.0 } else { 0.0 })
-            } else {
-                let mut best = a[s * out];
-                let mut idx = Lanes::zero();
-                for k in 1..out {
-                    let v = a[s * out + k];
-                    let kk = Lanes::splat(k as f64);
-                    idx = (v - best).select_pos(kk, idx);
-                    best = (v - best).select_pos(v, best);
-                }
-                idx
-            };
-            correct += pred.zip(label, |p, l| if p == l { 1.0 } else { 0.0 });
+            correct += classified_correctly(&a[s * out..(s + 1) * out], self.labels[s]);
         }
         loss = loss / Lanes::splat(n as f64);
         // Dead ReLU units and layers, as whole-vector operations: a unit is dead when its
