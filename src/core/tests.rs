@@ -736,3 +736,66 @@ fn every_simd_level_gives_the_baseline_bits() {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Stationary runs: completed at their fixed point with the bits of training to max_epochs.
+
+#[test]
+fn stationary_runs_complete_with_the_bits_of_max_epochs() {
+    use super::train::STATIONARY_STOPS;
+    // (data, layout, lr, batch, batch norm, momentum, binary targets)
+    let cells: [(&str, &str, f64, Batch, bool, f64, bool); 9] = [
+        ("four", "relu-relu", 0.9, Batch::Full, true, 0.0, false),
+        ("four", "relu-relu", 0.5, Batch::Full, false, 0.0, false),
+        ("five", "relu-relu", 0.5, Batch::Online, false, 0.0, false),
+        ("four", "relu-sigmoid", 0.9, Batch::Full, false, 0.0, false),
+        ("four", "relu-relu", 0.5, Batch::Full, false, 0.9, false),
+        ("four", "relu-relu", 0.5, Batch::Size(2), true, 0.0, false),
+        ("five", "relu-relu", 0.5, Batch::Online, false, 0.0, true),
+        ("three", "relu-relu-relu", 0.5, Batch::Full, true, 0.0, false),
+        ("two", "relu-relu", 0.9, Batch::Full, false, 0.0, false),
+    ];
+    let seeds: Vec<u64> = (0..96).map(|r| replicate_seed(31, r)).collect();
+    let mut stopped_somewhere = 0;
+    for (data, layout, lr, batch, bn, momentum, binary) in cells {
+        let mut s = spec(data, layout, lr);
+        s.batch = batch;
+        s.batch_norm = bn;
+        s.momentum = momentum;
+        s.max_epochs = 700;
+        if binary {
+            s.targets = "binary".parse().unwrap();
+        }
+        let on = Trainer::new(s.clone()).unwrap();
+        let mut off = on.clone();
+        off.disable_stationary_stop();
+        let before = STATIONARY_STOPS.with(|c| c.get());
+        let fast = results(&on, &seeds);
+        let stops = STATIONARY_STOPS.with(|c| c.get()) - before;
+        let slow = results(&off, &seeds);
+        assert_eq!(STATIONARY_STOPS.with(|c| c.get()) - before, stops, "off means off");
+        for (i, (a, b)) in fast.iter().zip(&slow).enumerate() {
+            assert_eq!(a, b, "{data} {layout} lr {lr} {batch} bn {bn} momentum {momentum}: seed #{i}");
+        }
+        // The one-lane generic path, with the stop, agrees too.
+        for (i, &seed) in seeds.iter().enumerate().take(24) {
+            assert_eq!(on.run(seed), slow[i], "{data} {layout} {batch}: scalar seed #{i}");
+        }
+        stopped_somewhere += usize::from(stops > 0);
+        if bn && batch == Batch::Full && layout == "relu-relu" {
+            assert!(stops > 10, "the batch-norm relu-relu cell reaches fixed points: {stops}");
+        }
+    }
+    assert!(stopped_somewhere >= 5, "fixed points reached in {stopped_somewhere} of 9 cells");
+
+    // Shuffled order: never stopped (an epoch depends on the shuffle stream too).
+    let mut s = spec("four", "relu-relu", 0.9);
+    s.batch = Batch::Full;
+    s.batch_norm = true;
+    s.max_epochs = 700;
+    s.sample_order = "shuffled".parse().unwrap();
+    let t = Trainer::new(s).unwrap();
+    let before = STATIONARY_STOPS.with(|c| c.get());
+    results(&t, &seeds);
+    assert_eq!(STATIONARY_STOPS.with(|c| c.get()), before);
+}

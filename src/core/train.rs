@@ -332,6 +332,9 @@ pub struct Trainer {
     doom_stop: bool,
     /// ReLU units over all layers (`live + dead`).
     relu_units: u32,
+    /// Stop a run whose state stopped moving (see [`Trainer::run_lanes_with`]): on when an
+    /// epoch is a pure function of the state (fixed sample order).
+    stationary_stop: bool,
 }
 
 impl Trainer {
@@ -468,6 +471,7 @@ impl Trainer {
             .filter(|l| l.activation == Activation::Relu)
             .map(|l| l.units as u32)
             .sum();
+        let stationary_stop = spec.sample_order == SampleOrder::Fixed;
         Ok(Trainer {
             spec,
             shape,
@@ -477,6 +481,7 @@ impl Trainer {
             capacity,
             doom_stop: true,
             relu_units,
+            stationary_stop,
         })
     }
 
@@ -503,9 +508,17 @@ impl Trainer {
         self.stop_when_dead
     }
 
-    /// Never stop a dead run early (for benchmarks that must train every epoch).
+    /// Never stop a dead run early, nor a stationary one (for benchmarks that must train
+    /// every epoch).
     pub fn disable_early_stop(&mut self) {
         self.stop_when_dead = false;
+        self.stationary_stop = false;
+    }
+
+    /// Train stationary runs to max_epochs instead of completing them at their fixed point
+    /// (the results are the same bits either way: the tests check that).
+    pub fn disable_stationary_stop(&mut self) {
+        self.stationary_stop = false;
     }
 
     /// Never stop or label a run for capacity doom: runs train as before the rule existed
@@ -582,6 +595,15 @@ impl Trainer {
     /// and the group trains on. Otherwise every lane is looked at one by one, with the full
     /// evaluation (computed on demand by the generic code when the kernel did not: the
     /// parameters have not moved since the screen, so its values are the same bits).
+    ///
+    /// **Stationary runs.** With a fixed sample order an epoch is a pure function of the
+    /// state (parameters and velocities): if one epoch leaves a lane's state unchanged bit
+    /// for bit, every later epoch does too, and the run's remaining evaluations all equal the
+    /// current one. Such a lane is completed at once with exactly the record that training
+    /// to max_epochs would give: decided as at max_epochs, `epochs = max_epochs`, the loss
+    /// at the 90 % point the current loss if that point is still ahead. (ReLU networks whose
+    /// outputs died on some points reach such fixed points: see [`Stationary`].) Not with a
+    /// trajectory, which records every epoch.
     #[inline(always)]
     pub(crate) fn run_lanes_with<const N: usize, K: Kernel<N>>(
         &self,
@@ -609,6 +631,7 @@ impl Trainer {
         let e90 = self.epoch_90pct();
         let doom_at = self.doom_threshold();
         let rule = self.criteria();
+        let mut watch = Stationary::new(self, &g, self.stationary_stop && traj.is_none());
         // Evaluations ahead in which no active lane is at a recorded epoch (0 forces a look).
         let mut quiet = 0u32;
         loop {
@@ -617,10 +640,19 @@ impl Trainer {
             // (Lanes evaluated twice in one epoch — after a refill — see the same loss twice.)
             mins = mins.zip(sc.loss, |m, l| if l.is_finite() && l < m { l } else { m });
             // (A finished lane that was not refilled trains on idle and may decide anything.)
-            let nobody_decides = sc.decide.0.iter().zip(&lanes).all(|(&d, st)| d == 0.0 || !st.active);
+            let nobody_decides = sc
+                .decide
+                .0
+                .iter()
+                .zip(&lanes)
+                .all(|(&d, st)| (d == 0.0 && !st.stationary) || !st.active);
             if quiet > 0 && traj.is_none() && nobody_decides {
                 quiet -= 1;
+                let watched = watch.before(&g);
                 kern.train_epoch(&mut g, self, &mut lanes);
+                if watched {
+                    watch.after(&g, &mut lanes);
+                }
                 for st in lanes.iter_mut() {
                     st.epoch += 1;
                 }
@@ -634,7 +666,7 @@ impl Trainer {
                     continue;
                 }
                 st.needs_check = false;
-                if traj.is_none() && st.epoch != 0 && st.epoch != max_epochs && st.epoch != e90 && sc.decide.0[k] == 0.0 {
+                if traj.is_none() && st.epoch != 0 && st.epoch != max_epochs && st.epoch != e90 && sc.decide.0[k] == 0.0 && !st.stationary {
                     continue;
                 }
                 // Not `get_or_insert_with`: its closure is a function of its own, compiled
@@ -661,10 +693,19 @@ impl Trainer {
                     t.dead_units.push(e.dead_units);
                     t.live_units.push(e.live_units);
                 }
-                if let Some((outcome, dead_cause)) = decide(&rule, &e.facts, st.epoch == max_epochs) {
+                // A stationary lane is now what it will be at max_epochs (see above).
+                let at_max = st.epoch == max_epochs || st.stationary;
+                if let Some((outcome, dead_cause)) = decide(&rule, &e.facts, at_max) {
+                    if st.stationary && st.epoch < e90 {
+                        st.loss_90 = loss;
+                    }
+                    #[cfg(test)]
+                    if st.stationary && st.epoch < max_epochs {
+                        STATIONARY_STOPS.with(|c| c.set(c.get() + 1));
+                    }
                     let r = RunResult {
                         outcome,
-                        epochs: st.epoch,
+                        epochs: if at_max { max_epochs } else { st.epoch },
                         dead_cause,
                         final_loss: loss,
                         min_loss: mins.0[k],
@@ -700,7 +741,11 @@ impl Trainer {
             if lanes.iter().all(|l| !l.active) {
                 break;
             }
+            let watched = watch.before(&g);
             kern.train_epoch(&mut g, self, &mut lanes);
+            if watched {
+                watch.after(&g, &mut lanes);
+            }
             // The next evaluation is at epoch + 1 for every lane; the ones after it up to (not
             // including) the next recorded epoch of any active lane may skip the lane-by-lane look.
             quiet = u32::MAX;
@@ -714,6 +759,87 @@ impl Trainer {
                         }
                     }
                 }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Runs completed at a fixed point before max_epochs (on this thread), for the tests.
+    pub(crate) static STATIONARY_STOPS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// Finds the lanes that one epoch left unchanged, bit for bit (the scheduler's stationary
+/// runs): once every [`Stationary::EVERY`] epochs it copies the state of every lane before the
+/// epoch and compares after it. A run at a fixed point is found at most `EVERY` epochs after it
+/// got there; the copy costs a fraction `1/EVERY` of an epoch's memory traffic. When the
+/// schedule catches it does not matter for the result: the record is that of max_epochs.
+struct Stationary<const N: usize> {
+    on: bool,
+    /// Velocities are part of the state (momentum ≠ 0).
+    with_vel: bool,
+    round: u32,
+    params: Vec<Lanes<N>>,
+    vel: Vec<Lanes<N>>,
+}
+
+impl<const N: usize> Stationary<N> {
+    const EVERY: u32 = 32;
+
+    fn new(t: &Trainer, g: &Group<N>, on: bool) -> Self {
+        let with_vel = t.spec.momentum != 0.0;
+        Stationary {
+            on,
+            with_vel,
+            round: 0,
+            params: if on { g.params.clone() } else { Vec::new() },
+            vel: if on && with_vel { g.vel.clone() } else { Vec::new() },
+        }
+    }
+
+    /// Copies the state if this epoch is watched; says whether it is.
+    #[inline(always)]
+    fn before(&mut self, g: &Group<N>) -> bool {
+        if !self.on {
+            return false;
+        }
+        self.round += 1;
+        if self.round < Self::EVERY {
+            return false;
+        }
+        self.round = 0;
+        self.params.copy_from_slice(&g.params);
+        if self.with_vel {
+            self.vel.copy_from_slice(&g.vel);
+        }
+        true
+    }
+
+    /// Marks the active lanes whose state the watched epoch left unchanged.
+    #[inline(always)]
+    fn after(&self, g: &Group<N>, lanes: &mut [LaneState; N]) {
+        // Per lane, the OR of every value's bits XOR its copy's: zero exactly when nothing
+        // changed (one vector pass over the state, no per-lane gathers).
+        // (Not a closure: it would be compiled without the caller's target features.)
+        #[inline(always)]
+        #[allow(clippy::needless_range_loop)]
+        fn fold<const N: usize>(diff: &mut [u64; N], now: &[Lanes<N>], was: &[Lanes<N>]) {
+            for (a, b) in now.iter().zip(was) {
+                for k in 0..N {
+                    diff[k] |= a.0[k].to_bits() ^ b.0[k].to_bits();
+                }
+            }
+        }
+        let mut diff = [0u64; N];
+        fold(&mut diff, &g.params, &self.params);
+        if self.with_vel {
+            fold(&mut diff, &g.vel, &self.vel);
+        }
+        for (st, d) in lanes.iter_mut().zip(diff) {
+            if st.active && !st.stationary && d == 0 {
+                st.stationary = true;
+                st.needs_check = true;
             }
         }
     }
@@ -773,6 +899,8 @@ impl<const N: usize> Kernel<N> for Generic {
 pub(crate) struct LaneState {
     active: bool,
     needs_check: bool,
+    /// The last watched epoch left the state unchanged (see [`Stationary`]).
+    stationary: bool,
     job: usize,
     epoch: u32,
     born_dead: bool,
@@ -789,6 +917,7 @@ impl LaneState {
         LaneState {
             active: false,
             needs_check: false,
+            stationary: false,
             job: 0,
             epoch: 0,
             born_dead: false,
@@ -1006,6 +1135,7 @@ impl<const N: usize> Group<N> {
         }
         st.active = true;
         st.needs_check = true;
+        st.stationary = false;
         st.epoch = 0;
         st.born_dead = false;
         st.dead_units_init = 0;

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use polars::prelude::*;
+use rayon::prelude::*;
 
 /// Writes `df` to `path` atomically: temp file, fsync, rename, fsync of the directory.
 pub(crate) fn write_parquet_atomic(path: &Path, df: &mut DataFrame) -> Result<()> {
@@ -124,21 +125,26 @@ fn concat_into(chunks: &[PathBuf], f: &File, mut each: impl FnMut(&DataFrame, &P
         w.as_mut().expect("set").write_batch(df)?;
         Ok(())
     }
-    for c in chunks {
-        let df = read_parquet(c)?;
-        each(&df, c)?;
-        total += df.height() as u64;
-        match pending.as_mut() {
-            None => pending = Some(df),
-            Some(p) => {
-                p.vstack_mut(&df)
-                    .map_err(anyhow::Error::from)
-                    .with_context(|| format!("{} does not match the other chunks' columns", c.display()))?;
+    // Chunks are read (and decompressed) in parallel a window at a time, and taken in order.
+    let window = 4 * rayon::current_num_threads().max(1);
+    for part in chunks.chunks(window) {
+        let frames: Vec<Result<DataFrame>> = part.par_iter().map(|c| read_parquet(c)).collect();
+        for (c, df) in part.iter().zip(frames) {
+            let df = df?;
+            each(&df, c)?;
+            total += df.height() as u64;
+            match pending.as_mut() {
+                None => pending = Some(df),
+                Some(p) => {
+                    p.vstack_mut(&df)
+                        .map_err(anyhow::Error::from)
+                        .with_context(|| format!("{} does not match the other chunks' columns", c.display()))?;
+                }
             }
-        }
-        if pending.as_ref().is_some_and(|p| p.height() >= 16_384) {
-            let mut p = pending.take().expect("some");
-            flush(&mut writer, f, &mut p)?;
+            if pending.as_ref().is_some_and(|p| p.height() >= 16_384) {
+                let mut p = pending.take().expect("some");
+                flush(&mut writer, f, &mut p)?;
+            }
         }
     }
     if let Some(mut p) = pending.take() {
