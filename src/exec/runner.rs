@@ -68,7 +68,9 @@ pub(crate) fn run_unit(grid: &Grid, u: Unit, reuse: Option<&Reuse>) -> (Vec<RunR
 /// as one task: the lanes then idle only at the task's tail, not at every unit's (simulated on
 /// the article grid's run lengths: 96 % busy with units of 256 replicates, 99 % with 1 000).
 /// With fewer windows the units stay separate tasks, so that every thread gets work. Results
-/// are the same bits either way (a run does not depend on its lane group).
+/// are the same bits either way (a run does not depend on its lane group). Measured: 2–25 %
+/// faster on a relu-sigmoid-sigmoid cell with ragged run lengths, no difference measurable on
+/// the whole article grid (±4 % run to run).
 const MERGE_WINDOWS_PER_THREAD: usize = 8;
 
 /// The tasks of one window: its units, or (`merge`) its runs of consecutive units of one cell
