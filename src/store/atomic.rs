@@ -87,7 +87,8 @@ pub(crate) fn read_parquet(path: &Path) -> Result<DataFrame> {
 }
 
 /// Concatenates chunk files, in the order given, into one Parquet file, streaming: at most
-/// ~16k rows are held in memory at once. `each` sees every chunk (and its path) as it passes.
+/// ~16k rows waiting to be written plus the chunks being read in parallel (up to
+/// [`READ_AHEAD_MAX`]) are held in memory at once. `each` sees every chunk (and its path) as it passes.
 pub(crate) fn concat_parquet(chunks: &[PathBuf], out: &Path, each: impl FnMut(&DataFrame, &Path) -> Result<()>) -> Result<u64> {
     let tmp = tmp_path(out);
     let f = File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
@@ -108,6 +109,10 @@ pub(crate) fn concat_parquet(chunks: &[PathBuf], out: &Path, each: impl FnMut(&D
     }
 }
 
+/// Chunks read ahead in parallel by [`concat_parquet`]: 4 per thread, at most this many (a
+/// chunk holds up to 1 024 runs), so that memory stays bounded on many-core machines.
+const READ_AHEAD_MAX: usize = 32;
+
 fn concat_into(chunks: &[PathBuf], f: &File, mut each: impl FnMut(&DataFrame, &Path) -> Result<()>) -> Result<u64> {
     let mut total = 0u64;
     let mut writer: Option<polars::io::parquet::write::BatchedWriter<&File>> = None;
@@ -126,7 +131,7 @@ fn concat_into(chunks: &[PathBuf], f: &File, mut each: impl FnMut(&DataFrame, &P
         Ok(())
     }
     // Chunks are read (and decompressed) in parallel a window at a time, and taken in order.
-    let window = 4 * rayon::current_num_threads().max(1);
+    let window = (4 * rayon::current_num_threads()).clamp(1, READ_AHEAD_MAX);
     for part in chunks.chunks(window) {
         let frames: Vec<Result<DataFrame>> = part.par_iter().map(|c| read_parquet(c)).collect();
         for (c, df) in part.iter().zip(frames) {
