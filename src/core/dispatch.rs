@@ -10,7 +10,8 @@
 //!
 //! On AVX-512 and AVX2, networks of one or two hidden layers trained by online or full-batch
 //! SGD (with batch norm: full batches) go to the fused kernels (`super::fused`), in groups of
-//! two registers (16 lanes on AVX-512, 8 on AVX2): the same operations in the same order, so
+//! one or two registers (8 or 16 lanes on AVX-512, per kernel; 8 lanes, two registers, on
+//! AVX2): the same operations in the same order, so
 //! the same bits as the generic code. Every kernel of a level is its own function compiled for
 //! that level's features (`on_avx512`, `on_avx2`); no code of a kernel may sit in a closure
 //! or a non-inlined helper, which would be compiled for the baseline instead.
@@ -86,36 +87,46 @@ fn baseline(t: &Trainer, seeds: &[u64], on_result: OnResult<'_>) {
 macro_rules! with_fused_table {
     ($m:ident!($($args:tt)*)) => {
         $m!($($args)*;
-            (4, 0, 2, RELU, NONE, SIGMOID),
-            (4, 0, 2, RELU, NONE, RELU),
-            (4, 0, 2, SIGMOID, NONE, SIGMOID),
-            (4, 0, 2, ANY, NONE, ANY),
-            (4, 0, 1, ANY, NONE, ANY),
-            (2, 0, 2, ANY, NONE, ANY),
-            (8, 0, 2, ANY, NONE, ANY),
-            (4, 4, 2, RELU, SIGMOID, SIGMOID),
-            (4, 4, 2, ANY, ANY, ANY),
+            (4, 0, 2, RELU, NONE, SIGMOID, two),
+            (4, 0, 2, RELU, NONE, RELU, one),
+            (4, 0, 2, SIGMOID, NONE, SIGMOID, two),
+            (4, 0, 2, ANY, NONE, ANY, two),
+            (4, 0, 1, ANY, NONE, ANY, two),
+            (2, 0, 2, ANY, NONE, ANY, two),
+            (8, 0, 2, ANY, NONE, ANY, two),
+            (4, 4, 2, RELU, SIGMOID, SIGMOID, one),
+            (4, 4, 2, ANY, ANY, ANY, one),
         )
     };
 }
 
-/// Trains with the first fused kernel of the table that applies to `t`, on registers `$v` of
-/// `$n` lanes, else with the generic kernels in groups of [`LANES`] — each kernel through
-/// `$run`, its own function compiled for the level's instruction set (one function per kernel
-/// keeps each one small enough for LLVM to compile quickly and allocate registers well). Same
-/// bits either way.
+/// Trains with the first fused kernel of the table that applies to `t`, else with the generic
+/// kernels in groups of [`LANES`] — each kernel through `$run`, its own function compiled for
+/// the level's instruction set (one function per kernel keeps each one small enough for LLVM
+/// to compile quickly and allocate registers well). A kernel's last column picks its group:
+/// `one` register (`$v1`, `$n1` lanes) or `two` (`$v2`, `$n2`). Two registers are two
+/// independent dependency chains; one is half the code and half the live values, which wins
+/// for the larger networks (1-4-4-2: 38 parameters, 76 registers' worth as two) and for
+/// ReLU-ReLU (measured on AVX-512; AVX2 takes two registers for both). Same bits either way.
 macro_rules! fused_or_generic {
-    ($run:ident, $v:ty, $n:literal, $t:ident, $seeds:ident, $on_result:ident;
-     $(($h:literal, $h2:literal, $o:literal, $ha:ident, $ma:ident, $oa:ident)),* $(,)?) => {{
+    ($run:ident, [$v1:ty, $n1:literal], [$v2:ty, $n2:literal], $t:ident, $seeds:ident, $on_result:ident;
+     $(($h:literal, $h2:literal, $o:literal, $ha:ident, $ma:ident, $oa:ident, $regs:ident)),* $(,)?) => {{
         $(
             if fused::applies($t, $h, $h2, $o, $ha, $ma, $oa) {
-                // SAFETY: the caller checked that the CPU has the level's features.
-                return unsafe { $run::<$n, Fused<$v, $n, $h, $h2, $o, $ha, $ma, $oa>>($t, $seeds, $on_result) };
+                return fused_or_generic!(@on $regs, $run, [$v1, $n1], [$v2, $n2], ($h, $h2, $o, $ha, $ma, $oa), $t, $seeds, $on_result);
             }
         )*
-        // SAFETY: as above.
+        // SAFETY: the caller checked that the CPU has the level's features.
         unsafe { $run::<LANES, Generic>($t, $seeds, $on_result) }
     }};
+    (@on one, $run:ident, [$v1:ty, $n1:literal], [$v2:ty, $n2:literal], ($($k:tt),*), $t:ident, $seeds:ident, $on_result:ident) => {
+        // SAFETY: the caller checked that the CPU has the level's features.
+        unsafe { $run::<$n1, Fused<$v1, $n1, $($k),*>>($t, $seeds, $on_result) }
+    };
+    (@on two, $run:ident, [$v1:ty, $n1:literal], [$v2:ty, $n2:literal], ($($k:tt),*), $t:ident, $seeds:ident, $on_result:ident) => {
+        // SAFETY: the caller checked that the CPU has the level's features.
+        unsafe { $run::<$n2, Fused<$v2, $n2, $($k),*>>($t, $seeds, $on_result) }
+    };
 }
 
 /// Runs on the kernel level `level` ("avx2" or "avx512") if this CPU has it, else returns
@@ -147,7 +158,7 @@ pub(crate) fn run_level(level: &str, t: &Trainer, seeds: &[u64], on_result: OnRe
 #[cfg(target_arch = "x86_64")]
 unsafe fn run_avx2(t: &Trainer, seeds: &[u64], on_result: OnResult<'_>) {
     use std::arch::x86_64::__m256d;
-    with_fused_table!(fused_or_generic!(on_avx2, X2<__m256d>, 8, t, seeds, on_result))
+    with_fused_table!(fused_or_generic!(on_avx2, [X2<__m256d>, 8], [X2<__m256d>, 8], t, seeds, on_result))
 }
 
 /// # Safety
@@ -155,7 +166,7 @@ unsafe fn run_avx2(t: &Trainer, seeds: &[u64], on_result: OnResult<'_>) {
 #[cfg(target_arch = "x86_64")]
 unsafe fn run_avx512(t: &Trainer, seeds: &[u64], on_result: OnResult<'_>) {
     use std::arch::x86_64::__m512d;
-    with_fused_table!(fused_or_generic!(on_avx512, X2<__m512d>, 16, t, seeds, on_result))
+    with_fused_table!(fused_or_generic!(on_avx512, [__m512d, 8], [X2<__m512d>, 16], t, seeds, on_result))
 }
 
 /// Kernel `K` in groups of `N` lanes, compiled for AVX2 + FMA.

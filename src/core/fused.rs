@@ -16,6 +16,7 @@
 #![allow(clippy::needless_range_loop)]
 
 use std::marker::PhantomData;
+use std::mem::MaybeUninit;
 
 use super::lanes::Lanes;
 use super::net::BN_EPS;
@@ -141,11 +142,48 @@ struct Pass<V, const H: usize, const H2: usize, const O: usize> {
 }
 
 impl<V, const H: usize, const H2: usize, const O: usize> Pass<V, H, H2, O> {
+    #[inline(always)]
+    fn view(&self) -> PassRef<'_, V, H, H2, O> {
+        PassRef {
+            z1: &self.z1,
+            a1: &self.a1,
+            z2: &self.z2,
+            a2: &self.a2,
+            zo: &self.zo,
+            ao: &self.ao,
+        }
+    }
+}
+
+/// One sample's forward pass where it is stored — a [`Pass`], or a sample's slot of [`Batch`] —
+/// so that neither is copied into the other (a copy of this size is a `memcpy` call).
+#[derive(Clone, Copy)]
+struct PassRef<'a, V, const H: usize, const H2: usize, const O: usize> {
+    z1: &'a [V; H],
+    a1: &'a [V; H],
+    z2: &'a [V; H2],
+    a2: &'a [V; H2],
+    zo: &'a [V; O],
+    ao: &'a [V; O],
+}
+
+impl<V, const H: usize, const H2: usize, const O: usize> PassRef<'_, V, H, H2, O> {
     /// The activations feeding the output layer.
     #[inline(always)]
     fn top(&self) -> &[V] {
-        if H2 > 0 { &self.a2 } else { &self.a1 }
+        if H2 > 0 { self.a2 } else { self.a1 }
     }
+}
+
+/// Where [`Net::forward_into`] writes a forward pass: the fields of a [`Pass`] being built, or
+/// a sample's slot of [`Batch`].
+struct Dest<V, const H: usize, const H2: usize, const O: usize> {
+    z1: *mut [V; H],
+    a1: *mut [V; H],
+    z2: *mut [V; H2],
+    a2: *mut [V; H2],
+    zo: *mut [V; O],
+    ao: *mut [V; O],
 }
 
 /// The forward passes of every sample (`[sample][unit]`) with, for batch norm, x̂ and
@@ -188,32 +226,32 @@ impl<V, const H: usize, const H2: usize, const O: usize> Net<V, H, H2, O> {
         V: Simd<N>,
     {
         let p = &p[..at.end];
-        let z = V::zero();
-        let mut net = Net {
-            w1: [z; H],
-            b1: [z; H],
-            w2: [[z; H]; H2],
-            b2: [z; H2],
-            wo: [[z; H]; O],
-            bo: [z; O],
-        };
-        for j in 0..H {
-            net.w1[j] = V::load(&p[at.w1 + j]);
-            net.b1[j] = V::load(&p[at.b1 + j]);
-        }
-        for j in 0..H2 {
-            for i in 0..H {
-                net.w2[j][i] = V::load(&p[at.w2 + j * H + i]);
-            }
-            net.b2[j] = V::load(&p[at.b2 + j]);
-        }
-        for k in 0..O {
+        // Filled in place, not cleared first: LLVM keeps a cleared struct of this size as a
+        // `memset` call, which also spills every live vector register around it.
+        let mut net = MaybeUninit::<Self>::uninit();
+        let n = net.as_mut_ptr();
+        // SAFETY: `n` points to a `Net` of `Copy` registers; each element is written once
+        // through raw places (no reference to uninitialised memory), and the loops write every
+        // element of every field (H, H2, O are the arrays' lengths).
+        unsafe {
             for j in 0..H {
-                net.wo[k][j] = V::load(&p[at.wo + k * H + j]);
+                (*n).w1[j] = V::load(&p[at.w1 + j]);
+                (*n).b1[j] = V::load(&p[at.b1 + j]);
             }
-            net.bo[k] = V::load(&p[at.bo + k]);
+            for j in 0..H2 {
+                for i in 0..H {
+                    (*n).w2[j][i] = V::load(&p[at.w2 + j * H + i]);
+                }
+                (*n).b2[j] = V::load(&p[at.b2 + j]);
+            }
+            for k in 0..O {
+                for j in 0..H {
+                    (*n).wo[k][j] = V::load(&p[at.wo + k * H + j]);
+                }
+                (*n).bo[k] = V::load(&p[at.bo + k]);
+            }
+            net.assume_init()
         }
-        net
     }
 
     #[inline(always)]
@@ -241,48 +279,70 @@ impl<V, const H: usize, const H2: usize, const O: usize> Net<V, H, H2, O> {
     }
 
     /// `net::forward` for one sample without batch norm: z = b + w·x (fused), a = act(z); each
-    /// layer above: z = b + Σ_i w·a (i ascending, fused), then its activation.
+    /// layer above: z = b + Σ_i w·a (i ascending, fused), then its activation — into `slot`
+    /// (the caller's, not returned by value: a move of this size is a `memcpy` call).
     #[inline(always)]
-    fn forward<const N: usize>(&self, x: V, a: Acts) -> Pass<V, H, H2, O>
+    fn forward<'s, const N: usize>(&self, x: V, a: Acts, slot: &'s mut MaybeUninit<Pass<V, H, H2, O>>) -> PassRef<'s, V, H, H2, O>
     where
         V: Simd<N>,
     {
-        let z = V::zero();
-        let mut f = Pass {
-            z1: [z; H],
-            a1: [z; H],
-            z2: [z; H2],
-            a2: [z; H2],
-            zo: [z; O],
-            ao: [z; O],
-        };
-        for j in 0..H {
-            f.z1[j] = self.w1[j].fma(x, self.b1[j]);
-            f.a1[j] = activate(a.hid, f.z1[j]);
+        let p = slot.as_mut_ptr();
+        // SAFETY: the pointers are to the fields of `slot`, which `forward_into` writes in full.
+        unsafe {
+            let to = Dest {
+                z1: &raw mut (*p).z1,
+                a1: &raw mut (*p).a1,
+                z2: &raw mut (*p).z2,
+                a2: &raw mut (*p).a2,
+                zo: &raw mut (*p).zo,
+                ao: &raw mut (*p).ao,
+            };
+            self.forward_into(x, a, &to);
+            slot.assume_init_ref().view()
         }
-        for j in 0..H2 {
-            let mut acc = self.b2[j];
-            for i in 0..H {
-                acc = self.w2[j][i].fma(f.a1[i], acc);
-            }
-            f.z2[j] = acc;
-            f.a2[j] = activate(a.mid, acc);
-        }
-        for k in 0..O {
-            let mut acc = self.bo[k];
+    }
+
+    /// The forward pass of [`Net::forward`], written through `to`.
+    ///
+    /// # Safety
+    /// Each pointer of `to` is valid for writes of its array, and none overlaps another. Every
+    /// element is written once, through raw places, before it is read.
+    #[inline(always)]
+    unsafe fn forward_into<const N: usize>(&self, x: V, a: Acts, to: &Dest<V, H, H2, O>)
+    where
+        V: Simd<N>,
+    {
+        // SAFETY: the caller's contract.
+        unsafe {
             for j in 0..H {
-                acc = self.wo[k][j].fma(f.top()[j], acc);
+                let z = self.w1[j].fma(x, self.b1[j]);
+                (*to.z1)[j] = z;
+                (*to.a1)[j] = activate(a.hid, z);
             }
-            f.zo[k] = acc;
-            f.ao[k] = activate(a.out, acc);
+            for j in 0..H2 {
+                let mut acc = self.b2[j];
+                for i in 0..H {
+                    acc = self.w2[j][i].fma((*to.a1)[i], acc);
+                }
+                (*to.z2)[j] = acc;
+                (*to.a2)[j] = activate(a.mid, acc);
+            }
+            for k in 0..O {
+                let mut acc = self.bo[k];
+                for j in 0..H {
+                    let top = if H2 > 0 { (*to.a2)[j] } else { (*to.a1)[j] };
+                    acc = self.wo[k][j].fma(top, acc);
+                }
+                (*to.zo)[k] = acc;
+                (*to.ao)[k] = activate(a.out, acc);
+            }
         }
-        f
     }
 
     /// `net::backward` with `m = 1` and the plain SGD sink (θ ← −lr·g + θ, fused): every
     /// gradient from the parameters before this step's update.
     #[inline(always)]
-    fn sgd_step<const N: usize>(&mut self, f: &Pass<V, H, H2, O>, x: V, t: &[Lanes<N>], neg_lr: V, a: Acts)
+    fn sgd_step<const N: usize>(&mut self, f: PassRef<'_, V, H, H2, O>, x: V, t: &[Lanes<N>], neg_lr: V, a: Acts)
     where
         V: Simd<N>,
     {
@@ -375,25 +435,28 @@ impl<V, const H: usize, const H2: usize, const O: usize> Net<V, H, H2, O> {
 
 impl<V: Copy, const H: usize, const H2: usize, const O: usize> Batch<V, H, H2, O> {
     #[inline(always)]
-    fn pass(&self, s: usize) -> Pass<V, H, H2, O> {
-        Pass {
-            z1: self.z1[s],
-            a1: self.a1[s],
-            z2: self.z2[s],
-            a2: self.a2[s],
-            zo: self.zo[s],
-            ao: self.ao[s],
+    fn view(&self, s: usize) -> PassRef<'_, V, H, H2, O> {
+        PassRef {
+            z1: &self.z1[s],
+            a1: &self.a1[s],
+            z2: &self.z2[s],
+            a2: &self.a2[s],
+            zo: &self.zo[s],
+            ao: &self.ao[s],
         }
     }
 
+    /// Sample `s`'s slot, for [`Net::forward_into`].
     #[inline(always)]
-    fn set(&mut self, s: usize, f: &Pass<V, H, H2, O>) {
-        self.z1[s] = f.z1;
-        self.a1[s] = f.a1;
-        self.z2[s] = f.z2;
-        self.a2[s] = f.a2;
-        self.zo[s] = f.zo;
-        self.ao[s] = f.ao;
+    fn dest(&mut self, s: usize) -> Dest<V, H, H2, O> {
+        Dest {
+            z1: &raw mut self.z1[s],
+            a1: &raw mut self.a1[s],
+            z2: &raw mut self.z2[s],
+            a2: &raw mut self.a2[s],
+            zo: &raw mut self.zo[s],
+            ao: &raw mut self.ao[s],
+        }
     }
 
     /// The activations of sample `s` feeding the output layer.
@@ -779,10 +842,20 @@ impl<V: Simd<N>, const N: usize, const H: usize, const H2: usize, const O: usize
             self.batch.forward_bn(&net, &g.params, &self.at, &g.xd, a);
         }
         for s in 0..n {
-            let f = if self.bn {
-                self.batch.pass(s)
+            // Batch norm: the passes are in the batch already; the full batch's (the step's)
+            // and sample 0's (the next epoch's first, in fixed order) are written there; the
+            // others stay local, their outputs kept for the accuracy.
+            let mut local = MaybeUninit::uninit();
+            let keep = !self.bn && (s == 0 || self.full);
+            if keep {
+                let to = self.batch.dest(s);
+                // SAFETY: `to` points into the batch's arrays of sample `s`, valid and distinct.
+                unsafe { net.forward_into(V::load(&g.xd[s]), a, &to) };
+            }
+            let f = if self.bn || keep {
+                self.batch.view(s)
             } else {
-                net.forward(V::load(&g.xd[s]), a)
+                net.forward(V::load(&g.xd[s]), a, &mut local)
             };
             // `net::sample_loss` (MSE): ½·Σ_k (a − t)², fused, then summed over the samples.
             let mut acc = V::zero();
@@ -791,17 +864,10 @@ impl<V: Simd<N>, const N: usize, const H: usize, const H2: usize, const O: usize
                 acc = d.fma(d, acc);
             }
             loss = loss.add(acc.mul(half));
-            if !self.bn {
-                if s == 0 || self.full {
-                    self.batch.set(s, &f);
-                } else {
-                    self.batch.ao[s] = f.ao;
-                }
-            }
             if s == 0 {
-                mx1 = f.z1;
-                mx2 = f.z2;
-                mx_o = f.zo;
+                mx1 = *f.z1;
+                mx2 = *f.z2;
+                mx_o = *f.zo;
             } else {
                 if dead1 {
                     for j in 0..H {
@@ -818,6 +884,9 @@ impl<V: Simd<N>, const N: usize, const H: usize, const H2: usize, const O: usize
                         mx_o[k] = f.zo[k].max_of(mx_o[k]);
                     }
                 }
+            }
+            if !self.bn && !keep {
+                self.batch.ao[s] = *f.ao;
             }
         }
         let loss = loss.div(V::splat(n as f64)).lanes();
@@ -864,12 +933,13 @@ impl<V: Simd<N>, const N: usize, const H: usize, const H2: usize, const O: usize
         } else {
             for s in 0..g.xe.len() {
                 let x = V::load(&g.xe[s]);
+                let mut local = MaybeUninit::uninit();
                 let f = if s == 0 && self.reuse {
-                    self.batch.pass(0)
+                    self.batch.view(0)
                 } else {
-                    net.forward(x, a)
+                    net.forward(x, a, &mut local)
                 };
-                net.sgd_step(&f, x, &g.te[s * O..(s + 1) * O], neg_lr, a);
+                net.sgd_step(f, x, &g.te[s * O..(s + 1) * O], neg_lr, a);
             }
         }
         net.store(&mut g.params, &self.at);
