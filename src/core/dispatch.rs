@@ -79,7 +79,8 @@ fn baseline(t: &Trainer, seeds: &[u64], on_result: OnResult<'_>) {
 
 /// Calls `$m!(…; table)` with the table of fused kernels: (units of the first hidden layer, of
 /// the second (0: none), outputs; activation codes of the first hidden layer, the second
-/// ([`NONE`]), the output). Each is another copy of the kernel in the binary (compile time), so
+/// ([`NONE`]), the output; `one` or `two` registers per lane group on AVX-512, see
+/// `fused_or_generic!`). Each is another copy of the kernel in the binary (compile time), so
 /// only the article's shapes have one: 1-4-2 (one-hot targets) with its three activation pairs
 /// fixed and any other pair, 1-4-1 (binary), 1-2-2 and 1-8-2 with any pair, and 1-4-4-2 with the
 /// article's relu-sigmoid-sigmoid fixed and any other triple. Batch norm (full batches) is a

@@ -404,3 +404,81 @@ macro_rules! x2_simd {
 x2_simd!(std::arch::x86_64::__m512d, 8, 16);
 #[cfg(target_arch = "x86_64")]
 x2_simd!(std::arch::x86_64::__m256d, 4, 8);
+
+#[cfg(test)]
+mod tests {
+    use super::super::lanes::{EXP_HI, Lanes, ratio::LO};
+    use super::Simd;
+
+    /// Special values around the clamps: NaN of both signs, infinities, signed zeros, the
+    /// bounds and their neighbours, the smallest subnormal.
+    fn specials() -> Vec<f64> {
+        let mut v = vec![
+            f64::NAN,
+            -f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            0.0,
+            -0.0,
+            5e-324,
+            1.5,
+            -1e300,
+            1e300,
+        ];
+        for b in [LO, EXP_HI] {
+            v.extend([b, b.next_down(), b.next_up(), -b]);
+        }
+        v
+    }
+
+    /// `at_least` / `at_most` of a register type, against the selects of [`Lanes`], bit for bit.
+    fn check<V: Simd<N>, const N: usize>() {
+        let xs = specials();
+        for &bound in &xs {
+            for chunk in xs.chunks(N) {
+                let mut l = Lanes([0.0; N]);
+                l.0[..chunk.len()].copy_from_slice(chunk);
+                let b = Lanes::splat(bound);
+                let want_lo = l.lt_sel(b, b, l);
+                let want_hi = l.gt_sel(b, b, l);
+                let got_lo = V::load(&l).at_least(V::splat(bound)).lanes();
+                let got_hi = V::load(&l).at_most(V::splat(bound)).lanes();
+                for k in 0..N {
+                    assert_eq!(got_lo.0[k].to_bits(), want_lo.0[k].to_bits(), "at_least({}, {bound})", l.0[k]);
+                    assert_eq!(got_hi.0[k].to_bits(), want_hi.0[k].to_bits(), "at_most({}, {bound})", l.0[k]);
+                }
+            }
+        }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    fn check_avx2() {
+        check::<std::arch::x86_64::__m256d, 4>();
+        check::<super::X2<std::arch::x86_64::__m256d>, 8>();
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f,avx512dq,avx512vl,fma")]
+    fn check_avx512() {
+        check::<std::arch::x86_64::__m512d, 8>();
+        check::<super::X2<std::arch::x86_64::__m512d>, 16>();
+    }
+
+    /// The min / max instructions behind the clamps are the selects exactly, NaN included.
+    #[test]
+    fn clamps_are_the_selects_bit_for_bit() {
+        check::<Lanes<4>, 4>();
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+                // SAFETY: the CPU has the features.
+                unsafe { check_avx2() };
+            }
+            if super::super::dispatch::simd_level() == "avx512" {
+                // SAFETY: as above.
+                unsafe { check_avx512() };
+            }
+        }
+    }
+}
