@@ -7,7 +7,7 @@ use crate::analysis::curves::{Budget, binding_legend, pair_budget, with_budgets}
 use crate::analysis::paired::{compare_frame, paired_in, pairs_phrase};
 use crate::analysis::select::{at_epoch, at_epoch_notes, check_param, load_dir, parse_where};
 use crate::cli::{CompareArgs, Format};
-use crate::store::atomic::write_parquet_atomic;
+use crate::store::atomic::{Encoding, write_parquet_atomic};
 use crate::store::compare_path;
 use crate::text::{csv_field, fmt_p, render_table};
 
@@ -36,7 +36,7 @@ pub(crate) fn compare(a: &CompareArgs) -> Result<()> {
         budgets.iter().map(|b| b.budget_binding).collect::<Vec<_>>(),
     ))?;
     let path = compare_path(&a.dir, &a.factor);
-    write_parquet_atomic(&path, &mut df)?;
+    write_parquet_atomic(&path, &mut df, Encoding::Table)?;
     match a.sel.format {
         Format::Json => {
             let v = with_budgets(&rows, &budgets);

@@ -264,7 +264,12 @@ mod tests {
                     .collect();
                 let p = locate(w);
                 std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-                crate::store::atomic::write_parquet_atomic(&p, &mut crate::store::runs::runs_frame(&g, &rows).unwrap()).unwrap();
+                crate::store::atomic::write_parquet_atomic(
+                    &p,
+                    &mut crate::store::runs::runs_frame(&g, &rows).unwrap(),
+                    crate::store::atomic::Encoding::Chunk,
+                )
+                .unwrap();
             }
         }
     }

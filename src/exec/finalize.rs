@@ -10,7 +10,7 @@ use crate::analysis::curves::{cell_curves, curves_frame};
 use crate::analysis::tables::{Outcomes, cells_frame, effects, effects_frame};
 use crate::core::Outcome;
 use crate::grid::Grid;
-use crate::store::atomic::{concat_parquet, write_bytes_atomic, write_parquet_atomic};
+use crate::store::atomic::{Encoding, concat_parquet, write_bytes_atomic, write_parquet_atomic};
 use crate::store::manifest::{Manifest, now_utc};
 use crate::store::{self};
 
@@ -46,13 +46,13 @@ pub(crate) fn finalize(dir: &Path, grid: &Grid, chunks: &[PathBuf], expected_run
     lap("runs.parquet (chunks concatenated)", &mut phases);
     let stats = outcomes.cell_stats(grid);
     let mut cells = cells_frame(grid, &stats)?;
-    write_parquet_atomic(&dir.join(store::CELLS), &mut cells)?;
+    write_parquet_atomic(&dir.join(store::CELLS), &mut cells, Encoding::Table)?;
     let effects = effects(grid, &outcomes, &stats);
     let mut ef = effects_frame(&effects)?;
-    write_parquet_atomic(&dir.join(store::EFFECTS), &mut ef)?;
+    write_parquet_atomic(&dir.join(store::EFFECTS), &mut ef, Encoding::Table)?;
     lap("cells.parquet, effects.parquet", &mut phases);
     let mut curves = curves_frame(grid, &cell_curves(grid, &outcomes))?;
-    write_parquet_atomic(&dir.join(store::CURVES), &mut curves)?;
+    write_parquet_atomic(&dir.join(store::CURVES), &mut curves, Encoding::Table)?;
     lap("curves.parquet", &mut phases);
     let mut totals = [0u64; 4];
     for s in &stats {

@@ -203,7 +203,7 @@ pub(crate) fn load_states(dir: &Path) -> Result<(States, Vec<Damaged>)> {
 mod tests {
     use super::*;
     use crate::config::Config;
-    use crate::store::atomic::write_parquet_atomic;
+    use crate::store::atomic::{Encoding, write_parquet_atomic};
 
     const CFG: &str = "name = \"t\"\nseeds = 40\n[train]\ndataset = \"three\"\nmax_epochs = 30\n[grid]\nlayout = [\"relu-sigmoid\", \"sigmoid-sigmoid\"]\nlr = [0.5, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0]\n";
 
@@ -220,7 +220,7 @@ mod tests {
             .collect();
         let p = chunk_path(dir, w);
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        write_parquet_atomic(&p, &mut runs_frame(grid, &rows).unwrap()).unwrap();
+        write_parquet_atomic(&p, &mut runs_frame(grid, &rows).unwrap(), Encoding::Chunk).unwrap();
         p
     }
 
@@ -243,7 +243,7 @@ mod tests {
         // Rows missing.
         let mut df = crate::store::atomic::read_parquet(&p0).unwrap();
         df = df.slice(0, df.height() - 1);
-        write_parquet_atomic(&p0, &mut df).unwrap();
+        write_parquet_atomic(&p0, &mut df, Encoding::Chunk).unwrap();
         let why = c.check(0, &p0).unwrap().unwrap_err();
         assert!(why.contains("rows where its window holds"), "{why}");
         // heal_chunks moves both aside and counts their runs.

@@ -13,7 +13,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use super::reuse::Reuse;
 use super::units::{Partition, Unit};
 use crate::grid::Grid;
-use crate::store::atomic::write_parquet_atomic;
+use crate::store::atomic::{Encoding, write_parquet_atomic};
 use crate::store::chunk_path;
 use crate::store::runs::{RunRow, runs_frame};
 
@@ -192,7 +192,7 @@ pub(crate) fn run_windows(
                 order.sort_by_key(|&k| unit_pos[slot][k]);
                 let flat: Vec<RunRow> = order.iter().flat_map(|&k| rows[slot][k].iter().copied()).collect();
                 rows[slot] = Vec::new();
-                let res = runs_frame(grid, &flat).map_err(anyhow::Error::from).and_then(|mut df| write_parquet_atomic(&chunk_path(dir, pending[slot]), &mut df));
+                let res = runs_frame(grid, &flat).map_err(anyhow::Error::from).and_then(|mut df| write_parquet_atomic(&chunk_path(dir, pending[slot]), &mut df, Encoding::Chunk));
                 if let Err(e) = res {
                     write_err = Some(e);
                     stop.store(true, Ordering::Relaxed);
