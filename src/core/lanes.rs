@@ -295,8 +295,9 @@ pub(super) mod ratio {
         -1.653_390_220_546_525_153_90e-06, // P4
         4.138_136_797_057_238_460_39e-08,  // P5
     ];
-    /// Bias of 2^(k−1) in [`super::exp_ratio`]: 1022 + 2⁵².
-    pub(in super::super) const SCALE_BIAS: f64 = 1022.0 + 4_503_599_627_370_496.0;
+    /// Rounds x·log2e to the integer k and carries the bias of 2^(k−1) in one addition:
+    /// 1.5·2⁵² + 1022 (see [`super::exp_ratio`]).
+    pub(in super::super) const KEY: f64 = super::ROUND_MAGIC + 1022.0;
 }
 
 /// e^x as a ratio `num/den` of two finite positive lanes, for the sigmoid and tanh, which then
@@ -315,18 +316,23 @@ pub(super) mod ratio {
 fn exp_ratio<const N: usize>(x: Lanes<N>) -> (Lanes<N>, Lanes<N>) {
     use ratio::*;
     let xc = x.map(|v| if v > EXP_HI { EXP_HI } else { v }).map(|v| if v < LO { LO } else { v });
-    let k = (xc * Lanes::splat(LOG2E)).map(round_magic);
-    let r = (-k).mul_add(Lanes::splat(LN2_LO), (-k).mul_add(Lanes::splat(LN2_HI), xc));
-    let t = r * r;
-    let p = t.mul_add(Lanes::splat(P[4]), Lanes::splat(P[3]));
-    let p = t.mul_add(p, Lanes::splat(P[2]));
-    let p = t.mul_add(p, Lanes::splat(P[1]));
-    let p = t.mul_add(p, Lanes::splat(P[0]));
-    let c = (-t).mul_add(p, r);
+    // m + KEY (m = x·log2e, |m| < 1025) is in [2⁵², 2⁵³), where doubles are the integers: it
+    // rounds m to the nearest integer k (ties to even, as m + 1.5·2⁵² would: 1022 is even)
+    // and holds k + 1022 in its low mantissa bits. KEY − t = −k exactly (Sterbenz).
+    let t = xc * Lanes::splat(LOG2E) + Lanes::splat(KEY);
+    let nk = Lanes::splat(KEY) - t;
+    let r = nk.mul_add(Lanes::splat(LN2_LO), nk.mul_add(Lanes::splat(LN2_HI), xc));
+    let r2 = r * r;
+    let p = r2.mul_add(Lanes::splat(P[4]), Lanes::splat(P[3]));
+    let p = r2.mul_add(p, Lanes::splat(P[2]));
+    let p = r2.mul_add(p, Lanes::splat(P[1]));
+    let p = r2.mul_add(p, Lanes::splat(P[0]));
+    let c = (-r2).mul_add(p, r);
     let den = Lanes::splat(2.0) - c;
     let num = Lanes::splat(2.0).mul_add(r, den);
-    // 2^(k−1): the bias 1023 − 1 folded into the constant (k is integer-valued, all exact).
-    let scale = (k + Lanes::splat(SCALE_BIAS)).map(|v| f64::from_bits(v.to_bits() << 52));
+    // 2^(k−1): t's low 12 bits, k + 1022 ∈ [1, 2046], shifted into the exponent field (the
+    // bits above them, 2⁵¹ and t's exponent, shift out). A NaN x leaves a NaN num either way.
+    let scale = t.map(|v| f64::from_bits(v.to_bits() << 52));
     let num = num * scale;
     (num, den * Lanes::splat(0.5))
 }

@@ -274,7 +274,7 @@ mod x86 {
     );
 }
 
-use super::lanes::{EXP_HI, ROUND_MAGIC, ratio};
+use super::lanes::{EXP_HI, ratio};
 
 /// `lanes::exp_ratio` on a register: the same operations in the same order (each clamp one
 /// min / max instruction on x86).
@@ -283,18 +283,18 @@ fn exp_ratio<V: Simd<N>, const N: usize>(x: V) -> (V, V) {
     use ratio::*;
     let s = V::splat;
     let xc = x.at_most(s(EXP_HI)).at_least(s(LO));
-    let k = xc.mul(s(LOG2E)).add(s(ROUND_MAGIC)).sub(s(ROUND_MAGIC));
-    let nk = k.neg();
+    let t = xc.mul(s(LOG2E)).add(s(KEY));
+    let nk = s(KEY).sub(t);
     let r = nk.fma(s(LN2_LO), nk.fma(s(LN2_HI), xc));
-    let t = r.mul(r);
-    let p = t.fma(s(P[4]), s(P[3]));
-    let p = t.fma(p, s(P[2]));
-    let p = t.fma(p, s(P[1]));
-    let p = t.fma(p, s(P[0]));
-    let c = t.neg().fma(p, r);
+    let r2 = r.mul(r);
+    let p = r2.fma(s(P[4]), s(P[3]));
+    let p = r2.fma(p, s(P[2]));
+    let p = r2.fma(p, s(P[1]));
+    let p = r2.fma(p, s(P[0]));
+    let c = r2.neg().fma(p, r);
     let den = s(2.0).sub(c);
     let num = s(2.0).fma(r, den);
-    let scale = k.add(s(SCALE_BIAS)).shl52();
+    let scale = t.shl52();
     (num.mul(scale), den.mul(s(0.5)))
 }
 
