@@ -514,6 +514,58 @@ mod tests {
         assert!(sigmoid(f64::NAN).is_nan() && tanh(f64::NAN).is_nan());
     }
 
+    /// `exp_ratio` rounds k and carries the 2^(k−1) bias with one constant (KEY); this is the
+    /// two-step form it replaced — k = (m + 1.5·2⁵²) − 1.5·2⁵², −k, scale from k + 1022 + 2⁵² —
+    /// and both must give the same (num, den) bits everywhere: at half-integer m (ties to even),
+    /// k = 0 with x = ±0, both clamps, beyond them, ±∞ and NaN.
+    #[test]
+    fn exp_ratio_one_constant_gives_the_two_step_bits() {
+        use ratio::*;
+        fn two_step(x: f64) -> (f64, f64) {
+            let xc = if x > EXP_HI { EXP_HI } else { x };
+            let xc = if xc < LO { LO } else { xc };
+            let k = round_magic(xc * LOG2E);
+            let r = (-k).mul_add(LN2_LO, (-k).mul_add(LN2_HI, xc));
+            let t = r * r;
+            let p = t.mul_add(P[4], P[3]);
+            let p = t.mul_add(p, P[2]);
+            let p = t.mul_add(p, P[1]);
+            let p = t.mul_add(p, P[0]);
+            let c = (-t).mul_add(p, r);
+            let den = 2.0 - c;
+            let num = 2.0f64.mul_add(r, den);
+            let scale = f64::from_bits((k + (1022.0 + 4_503_599_627_370_496.0)).to_bits() << 52);
+            (num * scale, den * 0.5)
+        }
+        let mut xs: Vec<f64> = vec![
+            0.0,
+            -0.0,
+            LO,
+            EXP_HI,
+            -1e300,
+            1e300,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::NAN,
+            -f64::NAN,
+        ];
+        for j in -1030..=1030 {
+            // m = x·log2e at and around the half-integers, where rounding ties.
+            let x = (j as f64 + 0.5) / LOG2E;
+            xs.extend([x, x.next_up(), x.next_down(), j as f64 / LOG2E]);
+        }
+        let mut x = -760.0;
+        while x < 760.0 {
+            xs.push(x);
+            x += 0.0137;
+        }
+        for &x in &xs {
+            let (num, den) = exp_ratio(Lanes([x]));
+            let (n0, d0) = two_step(x);
+            assert_eq!((num.0[0].to_bits(), den.0[0].to_bits()), (n0.to_bits(), d0.to_bits()), "x = {x:e}");
+        }
+    }
+
     #[test]
     fn mul_add_is_fused() {
         // (1 + 2^−30)² − (1 + 2^−29) = 2^−60 exactly; unfused it rounds to 0.
