@@ -20,8 +20,8 @@ pub(crate) enum Encoding {
     /// Chunk files, written by the runner's one writer thread while both cores train and
     /// removed once runs.parquet holds their rows: LZ4 and no statistics (measured on 1 000-row
     /// chunks of the article grid: 3.3 ms of CPU per chunk against 4.4 ms with zstd and
-    /// statistics — polars builds a fresh zstd context for every page — for files ~20 %
-    /// larger), encoded on the calling thread (no hand-off to polars' pool for 1 000 rows).
+    /// statistics — polars builds a fresh zstd context for every page — for files 59 KB
+    /// instead of 51), encoded on the calling thread (no hand-off to polars' pool for 1 000 rows).
     Chunk,
 }
 
