@@ -563,8 +563,8 @@ mod tests {
             let (num, den) = exp_ratio(Lanes([x]));
             let (n0, d0) = two_step(x);
             // A NaN's sign and payload are not specified by Rust (std's "NaN bit patterns"):
-            // at opt-level 3 LLVM folds this scalar code to a NaN of the other sign than the
-            // CPU gives at opt-level 1. NaN in, NaN out is the law; every other value bit for bit.
+            // at opt-level 3 the two forms gave NaNs of opposite sign (at opt-level 1 the same).
+            // NaN in, NaN out is the law; every other value bit for bit.
             let same = |a: f64, b: f64| if b.is_nan() { a.is_nan() } else { a.to_bits() == b.to_bits() };
             assert!(
                 same(num.0[0], n0) && same(den.0[0], d0),
