@@ -19,4 +19,4 @@ mod tests;
 pub use capacity::Requirement;
 pub use data::Dataset;
 pub use spec::{Activation, Batch, BiasInit, InitDist, InitOrder, Layout, Loss, SampleOrder, Targets};
-pub use train::{DeadCause, Mechanism, Outcome, Params, RunResult, SpecError, TrainSpec, Trainer, Trajectory};
+pub use train::{DeadCause, Mechanism, Outcome, Params, RunResult, SpecError, TrainSpec, Trainer, Trajectory, same_value};

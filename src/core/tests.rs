@@ -246,6 +246,68 @@ fn non_finite_anything_is_diverged_never_a_panic() {
     assert_eq!(res.epochs, 0);
 }
 
+/// A NaN that arithmetic makes is the hardware's (x86: `0xfff8…` for ∞ − ∞; ARM: `0x7ff8…`);
+/// every NaN a result holds is stored as the one canonical NaN, so a run's bits are the same on
+/// every CPU — on the SIMD kernels, the scalar path and the trajectory alike.
+#[test]
+fn nan_results_are_stored_canonical() {
+    // Weights of ~1e200 overflow the hidden sums to ±∞ at once; two hidden layers then add
+    // +∞ and −∞: NaN losses at epoch 0 (x86 made them 0xfff8… before they were canonical).
+    let mut s = spec("four", "linear-linear-linear", 0.5);
+    s.init_dist = "normal(0,1e200)".parse().unwrap();
+    s.max_epochs = 50;
+    let t = Trainer::new(s).unwrap();
+    let seeds: Vec<u64> = (0..64).map(|r| replicate_seed(0, r)).collect();
+    let canonical = f64::NAN.to_bits();
+    let mut nan_losses = 0;
+    let mut check = |r: &RunResult| {
+        nan_losses += r.final_loss.is_nan() as u32;
+        for v in [r.final_loss, r.min_loss, r.initial_loss, r.loss_at_90pct, r.max_abs_param] {
+            if v.is_nan() {
+                assert_eq!(v.to_bits(), canonical, "{r:?}");
+            }
+        }
+    };
+    t.run_many(&seeds, |_, r| check(&r));
+    for &seed in &seeds[..8] {
+        let (r, tr) = t.run_trajectory(seed);
+        check(&r);
+        assert!(tr.losses.iter().all(|l| !l.is_nan() || l.to_bits() == canonical));
+    }
+    assert!(nan_losses > 32, "NaN final losses in {nan_losses} of 72 runs");
+}
+
+/// `same_value`: the same bits, or NaN on both sides whatever its sign and payload (results
+/// stored before NaNs were canonical hold x86's `0xfff8…`); +0 and −0 stay different.
+#[test]
+fn same_value_is_equal_bits_or_nan_on_both_sides() {
+    let neg_nan = f64::from_bits(0xfff8_0000_0000_0000);
+    let payload = f64::from_bits(0x7ff8_0000_0000_0001);
+    assert!(same_value(f64::NAN, neg_nan) && same_value(payload, neg_nan) && same_value(neg_nan, neg_nan));
+    assert!(!same_value(0.0, -0.0) && !same_value(f64::NAN, f64::INFINITY) && !same_value(f64::NAN, 0.0));
+    assert!(same_value(1.5, 1.5) && !same_value(1.5, 1.5f64.next_up()));
+    for x in [neg_nan, payload, f64::NAN] {
+        assert_eq!(super::train::canonical_nan(x).to_bits(), 0x7ff8_0000_0000_0000);
+    }
+    for x in [0.0, -0.0, f64::INFINITY, f64::NEG_INFINITY, -1.25, f64::MIN_POSITIVE / 4.0] {
+        assert_eq!(super::train::canonical_nan(x).to_bits(), x.to_bits());
+    }
+    // A stored result with the hardware's NaN equals the same run retrained with the canonical one.
+    let mut s = spec("four", "linear-linear-linear", 0.5);
+    s.init_dist = "normal(0,1e200)".parse().unwrap();
+    let t = Trainer::new(s).unwrap();
+    let r = (0..64)
+        .map(|i| t.run(replicate_seed(0, i)))
+        .find(|r| r.final_loss.is_nan())
+        .expect("a NaN run");
+    let mut old = r;
+    old.final_loss = neg_nan;
+    old.initial_loss = neg_nan;
+    assert_eq!(old, r);
+    old.final_loss = f64::INFINITY;
+    assert_ne!(old, r);
+}
+
 #[test]
 fn config_errors_name_the_key() {
     let mut s = spec("four", "relu-sigmoid", 0.1);

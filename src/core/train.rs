@@ -232,8 +232,25 @@ impl std::str::FromStr for Mechanism {
     }
 }
 
-/// What one run produced. Two results are equal when every field has the same bits (so a
-/// NaN loss equals itself: `==` means "the same run outcome", and is an equivalence).
+/// The one NaN a result stores: the positive quiet NaN `0x7ff8_0000_0000_0000`. The sign and
+/// payload of a NaN that arithmetic produces are the hardware's (x86 gives `0xfff8…` for an
+/// invalid operation, ARM `0x7ff8…`) and Rust leaves them unspecified, so every NaN loss or
+/// parameter bound is stored as this one: the same bits on every CPU.
+#[inline(always)]
+pub(crate) fn canonical_nan(x: f64) -> f64 {
+    if x.is_nan() { f64::NAN } else { x }
+}
+
+/// Whether two stored values are the same: the same bits, or both NaN (of any sign or payload:
+/// results written before NaNs were stored as [`canonical_nan`] hold the hardware's NaN).
+#[inline]
+pub fn same_value(a: f64, b: f64) -> bool {
+    a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan())
+}
+
+/// What one run produced. Two results are equal when every field has the same bits, every NaN
+/// counting as the same value ([`same_value`]: a NaN loss equals itself, so `==` means "the
+/// same run outcome", and is an equivalence); +0.0 and −0.0 differ.
 #[derive(Debug, Clone, Copy)]
 pub struct RunResult {
     pub outcome: Outcome,
@@ -266,7 +283,7 @@ pub struct RunResult {
 
 impl PartialEq for RunResult {
     fn eq(&self, o: &Self) -> bool {
-        let f = |a: f64, b: f64| a.to_bits() == b.to_bits();
+        let f = same_value;
         self.outcome == o.outcome
             && self.epochs == o.epochs
             && self.dead_cause == o.dead_cause
@@ -677,16 +694,17 @@ impl Trainer {
                 }
                 let Some(ev) = full.as_ref() else { unreachable!("set above") };
                 let e = ev.lane(k, self.relu_units);
+                // Every loss recorded or stored below is this one, its NaN canonical.
+                let loss = canonical_nan(e.facts.loss);
                 if st.epoch == 0 {
                     st.born_dead = e.dead_layer;
                     st.dead_units_init = e.dead_units;
                     st.live_units_init = e.live_units;
-                    st.initial_loss = e.facts.loss;
+                    st.initial_loss = loss;
                 }
                 if st.epoch == e90 {
-                    st.loss_90 = e.facts.loss;
+                    st.loss_90 = loss;
                 }
-                let loss = e.facts.loss;
                 if let Some(t) = traj.as_deref_mut() {
                     t.losses.push(loss);
                     t.accuracies.push(e.accuracy);
@@ -717,7 +735,7 @@ impl Trainer {
                         live_units_final: e.live_units,
                         initial_loss: st.initial_loss,
                         loss_at_90pct: st.loss_90,
-                        max_abs_param: e.max_abs_param,
+                        max_abs_param: canonical_nan(e.max_abs_param),
                     };
                     if let Some(t) = traj.as_deref_mut() {
                         t.final_params = g.export_params(self, k);

@@ -4,7 +4,7 @@ use std::path::Path;
 
 use anyhow::Result;
 
-use crate::core::{RunResult, Trajectory};
+use crate::core::{RunResult, Trajectory, same_value};
 use crate::error::usage;
 use crate::grid::{Grid, parse_run_id};
 use crate::store::manifest::Manifest;
@@ -19,10 +19,11 @@ pub(crate) struct Replayed {
 }
 
 impl Replayed {
-    /// Outcome, epochs and final loss equal the stored row bit for bit.
+    /// Outcome, epochs and final loss equal the stored row bit for bit (a NaN loss: NaN, of
+    /// any sign — see `core::train::same_value`).
     pub(crate) fn verified(&self) -> bool {
         let (a, b) = (&self.stored.result, &self.result);
-        a.outcome == b.outcome && a.epochs == b.epochs && a.final_loss.to_bits() == b.final_loss.to_bits()
+        a.outcome == b.outcome && a.epochs == b.epochs && same_value(a.final_loss, b.final_loss)
     }
 }
 

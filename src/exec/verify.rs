@@ -19,8 +19,8 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::analysis::tables::{Outcomes, cells_frame, effects, effects_frame};
-use crate::core::Trainer;
 use crate::core::seed::splitmix64;
+use crate::core::{Trainer, same_value};
 use crate::exec::adaptive::expected_seeds;
 use crate::grid::Grid;
 use crate::store::atomic::{guard_damaged, read_parquet};
@@ -282,9 +282,10 @@ fn first_difference(stored: &DataFrame, want: &DataFrame, key: &str) -> Option<S
         if s.as_materialized_series().equals_missing(w.as_materialized_series()) {
             continue;
         }
-        // NaN equals itself here (equals_missing says otherwise): look for a real difference.
+        // NaN equals NaN here (equals_missing says otherwise; of any sign, as `same_value`
+        // says): look for a real difference.
         let same = |x: &AnyValue, y: &AnyValue| match (x, y) {
-            (AnyValue::Float64(a), AnyValue::Float64(b)) => a.to_bits() == b.to_bits(),
+            (AnyValue::Float64(a), AnyValue::Float64(b)) => same_value(*a, *b),
             _ => x == y,
         };
         let Some(row) = (0..want.height()).find(|&i| match (s.get(i), w.get(i)) {

@@ -24,7 +24,10 @@ use anyhow::{Context, Result};
 
 /// Version of the results layout and of the bits in it. Bumped whenever stored columns change
 /// or the kernels change results; a directory of another format is refused, naming both.
-/// 1: initgrid ≤ 0.1 before this field existed. 2: mechanism columns, FMA kernels.
+/// 1: initgrid ≤ 0.1 before this field existed. 2: mechanism columns, FMA kernels. (Storing
+/// every NaN as the canonical one did not bump it: its rows differ from format 2's only in a
+/// NaN's sign, and every comparison — `replay`, `verify`, `RunResult`'s `==` — takes any NaN as
+/// the same value, so directories with the hardware's NaN stay valid and resume as before.)
 pub(crate) const RESULTS_FORMAT: u32 = 2;
 
 pub(crate) const RUNS: &str = "runs.parquet";
