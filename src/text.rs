@@ -45,7 +45,6 @@ pub(crate) fn render_table(header: &[String], rows: &[Vec<String>], markdown: bo
     s
 }
 
-/// The closing table of a run: convergence rate by layout × learning rate (pooled over the rest).
 /// A duration for people: `12.3 s`, `4.5 min`, `2.0 h`.
 pub(crate) fn human_secs(s: f64) -> String {
     if s < 120.0 {
@@ -70,9 +69,34 @@ pub(crate) fn fmt_p(p: f64) -> String {
     }
 }
 
+/// A parameter value for people: fixed point with 5 decimals where that is readable
+/// (1e-4 ≤ |x| < 1e5, or 0), else scientific — never a 300-digit number. Sign always shown.
+pub(crate) fn fmt_param(x: f64) -> String {
+    let a = x.abs();
+    if !x.is_finite() || a == 0.0 || (1e-4..1e5).contains(&a) {
+        format!("{x:+.5}")
+    } else {
+        format!("{x:+.5e}")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parameters_print_short_at_every_magnitude() {
+        assert_eq!(fmt_param(1.5), "+1.50000");
+        assert_eq!(fmt_param(-0.00012), "-0.00012");
+        assert_eq!(fmt_param(0.0), "+0.00000");
+        assert_eq!(fmt_param(-1.2345e200), "-1.23450e200");
+        assert_eq!(fmt_param(3e-7), "+3.00000e-7");
+        assert_eq!(fmt_param(99_999.0), "+99999.00000");
+        assert_eq!(fmt_param(1e5), "+1.00000e5");
+        assert_eq!(fmt_param(f64::INFINITY), "+inf");
+        assert_eq!(fmt_param(f64::NAN), "NaN");
+        assert!(fmt_param(f64::MAX).len() < 16);
+    }
 
     #[test]
     fn p_values_are_never_zero() {

@@ -8,6 +8,7 @@ use crate::cli::ReplayArgs;
 use crate::core::{DeadCause, Mechanism, Params};
 use crate::error::Error;
 use crate::exec::replay::replay_run;
+use crate::text::fmt_param;
 
 #[derive(Serialize)]
 struct ReplayJson<'a> {
@@ -141,12 +142,12 @@ fn print_params(title: &str, p: &Params) {
     for (l, layer) in p.layers.iter().enumerate() {
         println!("  layer {} ({} units):", l + 1, layer.bias.len());
         for (j, w) in layer.weights.iter().enumerate() {
-            let ws: Vec<String> = w.iter().map(|x| format!("{x:+.5}")).collect();
+            let ws: Vec<String> = w.iter().map(|&x| fmt_param(x)).collect();
             let extra = match (&layer.gamma, &layer.beta) {
-                (Some(g), Some(b)) => format!("  γ {:+.5}  β {:+.5}", g[j], b[j]),
+                (Some(g), Some(b)) => format!("  γ {}  β {}", fmt_param(g[j]), fmt_param(b[j])),
                 _ => String::new(),
             };
-            println!("    unit {}: w [{}]  b {:+.5}{extra}", j + 1, ws.join(", "), layer.bias[j]);
+            println!("    unit {}: w [{}]  b {}{extra}", j + 1, ws.join(", "), fmt_param(layer.bias[j]));
         }
     }
 }
