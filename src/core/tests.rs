@@ -251,8 +251,8 @@ fn non_finite_anything_is_diverged_never_a_panic() {
 /// every CPU — on the SIMD kernels, the scalar path and the trajectory alike.
 #[test]
 fn nan_results_are_stored_canonical() {
-    // Weights of ~1e200 overflow the hidden sums to ±∞ at once; two hidden layers then add
-    // +∞ and −∞: NaN losses at epoch 0 (x86 made them 0xfff8… before they were canonical).
+    // Weights of ~1e200 overflow the second layer's sums to ±∞ at once; the output layer then
+    // adds +∞ and −∞: NaN losses at epoch 0 (x86 made them 0xfff8… before they were canonical).
     let mut s = spec("four", "linear-linear-linear", 0.5);
     s.init_dist = "normal(0,1e200)".parse().unwrap();
     s.max_epochs = 50;
