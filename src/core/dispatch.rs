@@ -16,7 +16,7 @@
 //! that level's features (`on_avx512`, `on_avx2`); no code of a kernel may sit in a closure
 //! or a non-inlined helper, which would be compiled for the baseline instead.
 
-use super::fused::{self, ANY, Fused, NONE, Piped, RELU, SIGMOID};
+use super::fused::{self, ANY, Fused, NONE, RELU, SIGMOID};
 use super::simd::X2;
 use super::train::{Generic, Kernel, OnResult, RunResult, Trainer};
 
@@ -79,7 +79,7 @@ fn baseline(t: &Trainer, seeds: &[u64], on_result: OnResult<'_>) {
 
 /// Calls `$m!(…; table)` with the table of fused kernels: (units of the first hidden layer, of
 /// the second (0: none), outputs; activation codes of the first hidden layer, the second
-/// ([`NONE`]), the output; `one` or `two` registers per lane group on AVX-512, or `piped`, see
+/// ([`NONE`]), the output; `one` or `two` registers per lane group on AVX-512, see
 /// `fused_or_generic!`). Each is another copy of the kernel in the binary (compile time), so
 /// only the article's shapes have one: 1-4-2 (one-hot targets) with its three activation pairs
 /// fixed and any other pair, 1-4-1 (binary), 1-2-2 and 1-8-2 with any pair, and 1-4-4-2 with the
@@ -88,7 +88,7 @@ fn baseline(t: &Trainer, seeds: &[u64], on_result: OnResult<'_>) {
 macro_rules! with_fused_table {
     ($m:ident!($($args:tt)*)) => {
         $m!($($args)*;
-            (4, 0, 2, RELU, NONE, SIGMOID, piped),
+            (4, 0, 2, RELU, NONE, SIGMOID, two),
             (4, 0, 2, RELU, NONE, RELU, one),
             (4, 0, 2, SIGMOID, NONE, SIGMOID, two),
             (4, 0, 2, ANY, NONE, ANY, two),
@@ -108,32 +108,25 @@ macro_rules! with_fused_table {
 /// `one` register (`$v1`, `$n1` lanes) or `two` (`$v2`, `$n2`). Two registers are two
 /// independent dependency chains; one is half the code and half the live values, which wins
 /// for the larger networks (1-4-4-2: 38 parameters, 76 registers' worth as two) and for
-/// ReLU-ReLU (measured on AVX-512; AVX2 takes two registers for both). `piped` is two
-/// registers whose online epochs step on the halves half a sample out of phase ([`Piped`]; the
-/// article's relu-sigmoid 1-4-2, measured on Zen 5: 0.94× the time of `two`, medians of ten
-/// paired `bench --threads 1` twice). Same bits either way.
+/// ReLU-ReLU (measured on AVX-512; AVX2 takes two registers for both). Same bits either way.
 macro_rules! fused_or_generic {
-    ($run:ident, [$v1:ty, $n1:literal], [$v2:ty, $n2:literal], [$vh:ty, $nh:literal], $t:ident, $seeds:ident, $on_result:ident;
+    ($run:ident, [$v1:ty, $n1:literal], [$v2:ty, $n2:literal], $t:ident, $seeds:ident, $on_result:ident;
      $(($h:literal, $h2:literal, $o:literal, $ha:ident, $ma:ident, $oa:ident, $regs:ident)),* $(,)?) => {{
         $(
             if fused::applies($t, $h, $h2, $o, $ha, $ma, $oa) {
-                return fused_or_generic!(@on $regs, $run, [$v1, $n1], [$v2, $n2], [$vh, $nh], ($h, $h2, $o, $ha, $ma, $oa), $t, $seeds, $on_result);
+                return fused_or_generic!(@on $regs, $run, [$v1, $n1], [$v2, $n2], ($h, $h2, $o, $ha, $ma, $oa), $t, $seeds, $on_result);
             }
         )*
         // SAFETY: the caller checked that the CPU has the level's features.
         unsafe { $run::<LANES, Generic>($t, $seeds, $on_result) }
     }};
-    (@on one, $run:ident, [$v1:ty, $n1:literal], [$v2:ty, $n2:literal], [$vh:ty, $nh:literal], ($($k:tt),*), $t:ident, $seeds:ident, $on_result:ident) => {
+    (@on one, $run:ident, [$v1:ty, $n1:literal], [$v2:ty, $n2:literal], ($($k:tt),*), $t:ident, $seeds:ident, $on_result:ident) => {
         // SAFETY: the caller checked that the CPU has the level's features.
         unsafe { $run::<$n1, Fused<$v1, $n1, $($k),*>>($t, $seeds, $on_result) }
     };
-    (@on two, $run:ident, [$v1:ty, $n1:literal], [$v2:ty, $n2:literal], [$vh:ty, $nh:literal], ($($k:tt),*), $t:ident, $seeds:ident, $on_result:ident) => {
+    (@on two, $run:ident, [$v1:ty, $n1:literal], [$v2:ty, $n2:literal], ($($k:tt),*), $t:ident, $seeds:ident, $on_result:ident) => {
         // SAFETY: the caller checked that the CPU has the level's features.
         unsafe { $run::<$n2, Fused<$v2, $n2, $($k),*>>($t, $seeds, $on_result) }
-    };
-    (@on piped, $run:ident, [$v1:ty, $n1:literal], [$v2:ty, $n2:literal], [$vh:ty, $nh:literal], ($($k:tt),*), $t:ident, $seeds:ident, $on_result:ident) => {
-        // SAFETY: the caller checked that the CPU has the level's features.
-        unsafe { $run::<$n2, Piped<$vh, $nh, $n2, $($k),*>>($t, $seeds, $on_result) }
     };
 }
 
@@ -166,7 +159,7 @@ pub(crate) fn run_level(level: &str, t: &Trainer, seeds: &[u64], on_result: OnRe
 #[cfg(target_arch = "x86_64")]
 unsafe fn run_avx2(t: &Trainer, seeds: &[u64], on_result: OnResult<'_>) {
     use std::arch::x86_64::__m256d;
-    with_fused_table!(fused_or_generic!(on_avx2, [X2<__m256d>, 8], [X2<__m256d>, 8], [__m256d, 4], t, seeds, on_result))
+    with_fused_table!(fused_or_generic!(on_avx2, [X2<__m256d>, 8], [X2<__m256d>, 8], t, seeds, on_result))
 }
 
 /// # Safety
@@ -174,7 +167,7 @@ unsafe fn run_avx2(t: &Trainer, seeds: &[u64], on_result: OnResult<'_>) {
 #[cfg(target_arch = "x86_64")]
 unsafe fn run_avx512(t: &Trainer, seeds: &[u64], on_result: OnResult<'_>) {
     use std::arch::x86_64::__m512d;
-    with_fused_table!(fused_or_generic!(on_avx512, [__m512d, 8], [X2<__m512d>, 16], [__m512d, 8], t, seeds, on_result))
+    with_fused_table!(fused_or_generic!(on_avx512, [__m512d, 8], [X2<__m512d>, 16], t, seeds, on_result))
 }
 
 /// Kernel `K` in groups of `N` lanes, compiled for AVX2 + FMA.

@@ -20,7 +20,7 @@ use std::mem::MaybeUninit;
 
 use super::lanes::Lanes;
 use super::net::BN_EPS;
-use super::simd::{self, Halves, Simd};
+use super::simd::{self, Simd};
 use super::spec::{Activation, LEAKY_SLOPE, Loss, SampleOrder};
 use super::train::{Criteria, Group, Kernel, LaneState, Screen, Trainer, classified_correctly, flag, loss_in_range, low_loss};
 
@@ -207,33 +207,6 @@ struct Batch<V, const H: usize, const H2: usize, const O: usize> {
     d2: [[V; H2]; MAX_SAMPLES],
 }
 
-/// Lanes `h·M .. (h+1)·M` of `l` (`M = N`, `h = 0`: all of it).
-#[inline(always)]
-fn half<const N: usize, const M: usize>(l: &Lanes<N>, h: usize) -> &Lanes<M> {
-    assert!(M <= N && (h + 1) * M <= N, "lane half out of range");
-    // SAFETY: `Lanes` is `#[repr(C)]` around `[f64; _]` (f64 alignment); lanes h·M .. h·M + M
-    // lie within `l` (checked above; the check is constant after inlining).
-    unsafe { &*(l.0.as_ptr().add(h * M) as *const Lanes<M>) }
-}
-
-/// [`half`], mutable.
-#[inline(always)]
-fn half_mut<const N: usize, const M: usize>(l: &mut Lanes<N>, h: usize) -> &mut Lanes<M> {
-    assert!(M <= N && (h + 1) * M <= N, "lane half out of range");
-    // SAFETY: as in `half`.
-    unsafe { &mut *(l.0.as_mut_ptr().add(h * M) as *mut Lanes<M>) }
-}
-
-/// Sample `s`'s targets (lanes `h·M ..` of each output's), in registers.
-#[inline(always)]
-fn targets<V: Simd<M>, const N: usize, const M: usize, const O: usize>(te: &[Lanes<N>], s: usize, h: usize) -> [V; O] {
-    let mut t = [V::zero(); O];
-    for k in 0..O {
-        t[k] = V::load(half::<N, M>(&te[s * O + k], h));
-    }
-    t
-}
-
 /// The three activations of a kernel (the middle one unused with one hidden layer).
 #[derive(Clone, Copy)]
 struct Acts {
@@ -252,15 +225,6 @@ impl<V, const H: usize, const H2: usize, const O: usize> Net<V, H, H2, O> {
     where
         V: Simd<N>,
     {
-        Self::load_half::<N, N>(p, at, 0)
-    }
-
-    /// [`Net::load`] of lanes `h·M .. (h+1)·M` of each parameter (`h = 0` with `M = N`: all).
-    #[inline(always)]
-    fn load_half<const N: usize, const M: usize>(p: &[Lanes<N>], at: &Offsets, h: usize) -> Self
-    where
-        V: Simd<M>,
-    {
         let p = &p[..at.end];
         // Filled in place, not cleared first: LLVM keeps a cleared struct of this size as a
         // `memset` call, which also spills every live vector register around it.
@@ -271,20 +235,20 @@ impl<V, const H: usize, const H2: usize, const O: usize> Net<V, H, H2, O> {
         // element of every field (H, H2, O are the arrays' lengths).
         unsafe {
             for j in 0..H {
-                (*n).w1[j] = V::load(half::<N, M>(&p[at.w1 + j], h));
-                (*n).b1[j] = V::load(half::<N, M>(&p[at.b1 + j], h));
+                (*n).w1[j] = V::load(&p[at.w1 + j]);
+                (*n).b1[j] = V::load(&p[at.b1 + j]);
             }
             for j in 0..H2 {
                 for i in 0..H {
-                    (*n).w2[j][i] = V::load(half::<N, M>(&p[at.w2 + j * H + i], h));
+                    (*n).w2[j][i] = V::load(&p[at.w2 + j * H + i]);
                 }
-                (*n).b2[j] = V::load(half::<N, M>(&p[at.b2 + j], h));
+                (*n).b2[j] = V::load(&p[at.b2 + j]);
             }
             for k in 0..O {
                 for j in 0..H {
-                    (*n).wo[k][j] = V::load(half::<N, M>(&p[at.wo + k * H + j], h));
+                    (*n).wo[k][j] = V::load(&p[at.wo + k * H + j]);
                 }
-                (*n).bo[k] = V::load(half::<N, M>(&p[at.bo + k], h));
+                (*n).bo[k] = V::load(&p[at.bo + k]);
             }
             net.assume_init()
         }
@@ -295,31 +259,22 @@ impl<V, const H: usize, const H2: usize, const O: usize> Net<V, H, H2, O> {
     where
         V: Simd<N>,
     {
-        self.store_half::<N, N>(p, at, 0)
-    }
-
-    /// [`Net::store`] into lanes `h·M .. (h+1)·M` of each parameter.
-    #[inline(always)]
-    fn store_half<const N: usize, const M: usize>(&self, p: &mut [Lanes<N>], at: &Offsets, h: usize)
-    where
-        V: Simd<M>,
-    {
         let p = &mut p[..at.end];
         for j in 0..H {
-            *half_mut::<N, M>(&mut p[at.w1 + j], h) = self.w1[j].lanes();
-            *half_mut::<N, M>(&mut p[at.b1 + j], h) = self.b1[j].lanes();
+            p[at.w1 + j] = self.w1[j].lanes();
+            p[at.b1 + j] = self.b1[j].lanes();
         }
         for j in 0..H2 {
             for i in 0..H {
-                *half_mut::<N, M>(&mut p[at.w2 + j * H + i], h) = self.w2[j][i].lanes();
+                p[at.w2 + j * H + i] = self.w2[j][i].lanes();
             }
-            *half_mut::<N, M>(&mut p[at.b2 + j], h) = self.b2[j].lanes();
+            p[at.b2 + j] = self.b2[j].lanes();
         }
         for k in 0..O {
             for j in 0..H {
-                *half_mut::<N, M>(&mut p[at.wo + k * H + j], h) = self.wo[k][j].lanes();
+                p[at.wo + k * H + j] = self.wo[k][j].lanes();
             }
-            *half_mut::<N, M>(&mut p[at.bo + k], h) = self.bo[k].lanes();
+            p[at.bo + k] = self.bo[k].lanes();
         }
     }
 
@@ -387,14 +342,14 @@ impl<V, const H: usize, const H2: usize, const O: usize> Net<V, H, H2, O> {
     /// `net::backward` with `m = 1` and the plain SGD sink (θ ← −lr·g + θ, fused): every
     /// gradient from the parameters before this step's update.
     #[inline(always)]
-    fn sgd_step<const N: usize>(&mut self, f: PassRef<'_, V, H, H2, O>, x: V, t: &[V; O], neg_lr: V, a: Acts)
+    fn sgd_step<const N: usize>(&mut self, f: PassRef<'_, V, H, H2, O>, x: V, t: &[Lanes<N>], neg_lr: V, a: Acts)
     where
         V: Simd<N>,
     {
         // Output delta: (a − t)·act'(z, a).
         let mut d_out = [V::zero(); O];
         for k in 0..O {
-            d_out[k] = f.ao[k].sub(t[k]).mul(act_grad(a.out, f.zo[k], f.ao[k]));
+            d_out[k] = f.ao[k].sub(V::load(&t[k])).mul(act_grad(a.out, f.zo[k], f.ao[k]));
         }
         // ∂L/∂a of the top hidden layer = Σ_k Wo[k, j]·δ[k] (k ascending), Wo before its update.
         let mut d_top = [V::zero(); H];
@@ -488,35 +443,6 @@ impl<V: Copy, const H: usize, const H2: usize, const O: usize> Batch<V, H, H2, O
             a2: &self.a2[s],
             zo: &self.zo[s],
             ao: &self.ao[s],
-        }
-    }
-
-    /// Sample `s`'s stored pass, split into its two halves' passes.
-    #[inline(always)]
-    fn halves_of<const N: usize, const M: usize, W: Simd<M>>(
-        &self,
-        s: usize,
-        a: &mut MaybeUninit<Pass<W, H, H2, O>>,
-        b: &mut MaybeUninit<Pass<W, H, H2, O>>,
-    ) where
-        V: Halves<N, M, Half = W>,
-    {
-        let (pa, pb) = (a.as_mut_ptr(), b.as_mut_ptr());
-        // SAFETY: every element of every field of both passes is written once, through raw
-        // places (the loops run over the arrays' lengths).
-        unsafe {
-            for j in 0..H {
-                ((*pa).z1[j], (*pb).z1[j]) = self.z1[s][j].halves();
-                ((*pa).a1[j], (*pb).a1[j]) = self.a1[s][j].halves();
-            }
-            for j in 0..H2 {
-                ((*pa).z2[j], (*pb).z2[j]) = self.z2[s][j].halves();
-                ((*pa).a2[j], (*pb).a2[j]) = self.a2[s][j].halves();
-            }
-            for k in 0..O {
-                ((*pa).zo[k], (*pb).zo[k]) = self.zo[s][k].halves();
-                ((*pa).ao[k], (*pb).ao[k]) = self.ao[s][k].halves();
-            }
         }
     }
 
@@ -1013,7 +939,7 @@ impl<V: Simd<N>, const N: usize, const H: usize, const H2: usize, const O: usize
                 } else {
                     net.forward(x, a, &mut local)
                 };
-                net.sgd_step(f, x, &targets::<V, N, N, O>(&g.te, s, 0), neg_lr, a);
+                net.sgd_step(f, x, &g.te[s * O..(s + 1) * O], neg_lr, a);
             }
         }
         net.store(&mut g.params, &self.at);
@@ -1046,103 +972,5 @@ impl<V: Simd<N>, const N: usize, const H: usize, const H2: usize, const O: usize
             correct += classified_correctly(&a, g.labels[s]);
         }
         correct.map(|c| flag(c == n as f64))
-    }
-}
-
-/// The [`Fused`] kernel on two registers ([`simd::X2`]), whose online epochs step on the two
-/// halves apart, half a sample out of phase: A's forward pass of sample `s` next to B's step
-/// on `s − 1`, then B's forward pass of `s` next to A's step on `s`. The halves are independent
-/// lanes, so each half's operations (and its bits) are those of [`Fused`]; what changes is only
-/// the program order. Each sample's step is one long dependency chain (the forward pass, the
-/// output activation, the deltas, the updates the next sample starts from); with both halves
-/// in the same phase they wait on the same latency at the same time, out of phase the
-/// processor's window holds work of one half while the other waits. Full batches are as
-/// [`Fused`]'s.
-pub(crate) struct Piped<
-    W,
-    const M: usize,
-    const N: usize,
-    const H: usize,
-    const H2: usize,
-    const O: usize,
-    const HA: u8,
-    const MA: u8,
-    const OA: u8,
->(Fused<simd::X2<W>, N, H, H2, O, HA, MA, OA>);
-
-impl<W: Simd<M>, const M: usize, const N: usize, const H: usize, const H2: usize, const O: usize, const HA: u8, const MA: u8, const OA: u8>
-    Kernel<N> for Piped<W, M, N, H, H2, O, HA, MA, OA>
-where
-    simd::X2<W>: Halves<N, M, Half = W>,
-{
-    fn new(t: &Trainer) -> Self {
-        assert_eq!(2 * M, N, "piped kernel: two halves of M lanes");
-        Piped(Fused::new(t))
-    }
-
-    #[inline(always)]
-    fn screen(&mut self, g: &mut Group<N>, t: &Trainer, doom_at: f64, rule: &Criteria) -> Screen<N> {
-        self.0.screen(g, t, doom_at, rule)
-    }
-
-    #[inline(always)]
-    fn train_epoch(&mut self, g: &mut Group<N>, t: &Trainer, lanes: &mut [LaneState; N]) {
-        let f = &mut self.0;
-        if f.full || g.xe.is_empty() {
-            return f.train_epoch(g, t, lanes);
-        }
-        g.shuffle_epoch(t, lanes);
-        let a = f.acts();
-        let neg_lr = W::splat(t.spec().lr).neg();
-        let mut na = Net::<W, H, H2, O>::load_half::<N, M>(&g.params, &f.at, 0);
-        let mut nb = Net::<W, H, H2, O>::load_half::<N, M>(&g.params, &f.at, 1);
-        // Sample 0's passes: the screen's (fixed order), copied out of the batch, or computed.
-        let mut pa = MaybeUninit::uninit();
-        let mut pb = MaybeUninit::uninit();
-        if f.reuse {
-            f.batch.halves_of(0, &mut pa, &mut pb);
-        } else {
-            na.forward(W::load(half::<N, M>(&g.xe[0], 0)), a, &mut pa);
-            nb.forward(W::load(half::<N, M>(&g.xe[0], 1)), a, &mut pb);
-        }
-        // SAFETY: both branches wrote every field of `pa` and `pb`.
-        na.sgd_step(
-            unsafe { pa.assume_init_ref() }.view(),
-            W::load(half::<N, M>(&g.xe[0], 0)),
-            &targets::<W, N, M, O>(&g.te, 0, 0),
-            neg_lr,
-            a,
-        );
-        for s in 1..g.xe.len() {
-            let mut qa = MaybeUninit::uninit();
-            let fa = na.forward(W::load(half::<N, M>(&g.xe[s], 0)), a, &mut qa);
-            // SAFETY: `pb` holds B's pass of sample s − 1 (written before the loop or below).
-            nb.sgd_step(
-                unsafe { pb.assume_init_ref() }.view(),
-                W::load(half::<N, M>(&g.xe[s - 1], 1)),
-                &targets::<W, N, M, O>(&g.te, s - 1, 1),
-                neg_lr,
-                a,
-            );
-            nb.forward(W::load(half::<N, M>(&g.xe[s], 1)), a, &mut pb);
-            na.sgd_step(
-                fa,
-                W::load(half::<N, M>(&g.xe[s], 0)),
-                &targets::<W, N, M, O>(&g.te, s, 0),
-                neg_lr,
-                a,
-            );
-        }
-        let last = g.xe.len() - 1;
-        // SAFETY: as above.
-        nb.sgd_step(
-            unsafe { pb.assume_init_ref() }.view(),
-            W::load(half::<N, M>(&g.xe[last], 1)),
-            &targets::<W, N, M, O>(&g.te, last, 1),
-            neg_lr,
-            a,
-        );
-        na.store_half::<N, M>(&mut g.params, &f.at, 0);
-        nb.store_half::<N, M>(&mut g.params, &f.at, 1);
     }
 }

@@ -400,30 +400,6 @@ macro_rules! x2_simd {
     };
 }
 
-/// A register of two halves ([`X2`]), each `M` lanes: for the kernels that step on the halves
-/// apart (`super::fused::Piped`).
-pub(crate) trait Halves<const N: usize, const M: usize>: Simd<N> {
-    type Half: Simd<M>;
-    fn halves(self) -> (Self::Half, Self::Half);
-}
-
-macro_rules! x2_halves {
-    ($v:ty, $n:literal, $n2:literal) => {
-        impl Halves<$n2, $n> for X2<$v> {
-            type Half = $v;
-            #[inline(always)]
-            fn halves(self) -> ($v, $v) {
-                (self.0, self.1)
-            }
-        }
-    };
-}
-
-#[cfg(target_arch = "x86_64")]
-x2_halves!(std::arch::x86_64::__m512d, 8, 16);
-#[cfg(target_arch = "x86_64")]
-x2_halves!(std::arch::x86_64::__m256d, 4, 8);
-
 #[cfg(target_arch = "x86_64")]
 x2_simd!(std::arch::x86_64::__m512d, 8, 16);
 #[cfg(target_arch = "x86_64")]
