@@ -33,6 +33,15 @@ Peers, each written for speed (the strongest straightforward versions we know)
   measured from here, are reported. Ratios are taken against the whole-process time, the
   conservative one, and against the FASTEST peer.
 
+Head to head
+------------
+The best-of figures above are taken minutes apart, and JAX's is the fastest of every (variant,
+chunk) timing. On a VM whose speed drifts (this workplace's swing by ±10 % within seconds) that
+favours whichever tool ran in a fast moment. So after the sweep, ``--rounds`` rounds (default 5)
+time the fastest JAX, initgrid on every core and NumPy once each per round, in alternating order;
+the per-round ratios (initgrid against each peer, under the same conditions) and their median
+are reported as well.
+
 Run from the repository root (a venv outside git, e.g. .venv or /tmp)::
 
     python3 -m venv .venv && .venv/bin/pip install -r scripts/requirements-bench.txt
@@ -42,7 +51,7 @@ Run from the repository root (a venv outside git, e.g. .venv or /tmp)::
 ``OPENBLAS_CORETYPE`` / ``OPENBLAS_L2_SIZE`` may be set on some machines of this workplace and
 slow a current NumPy: unset them for this one command only (the script warns when set).
 
-Options: ``--replicates --epochs --chunks 500,1000,2000,5000,10000 --repeats 2 --initgrid PATH
+Options: ``--replicates --epochs --chunks 500,1000,2000,5000,10000 --repeats 2 --rounds 5 --initgrid PATH
 --skip-numpy --skip-jax --json OUT --markdown OUT --check``. ``--check`` runs a small
 agreement test first (NumPy vs JAX final parameters from the same initial weights).
 """
@@ -54,12 +63,13 @@ import datetime as dt
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -297,11 +307,15 @@ def make_jax_batched(epochs: int):
     return jax.jit(train)
 
 
-def run_jax(p0: np.ndarray, epochs: int, chunks: list[int], repeats: int) -> tuple[Timing, list[dict]]:
+def run_jax(p0: np.ndarray, epochs: int, chunks: list[int],
+            repeats: int) -> tuple[Timing, list[dict], Callable[[], float]]:
+    """The sweep; returns the fastest (variant, chunk), every row, and a function that times
+    the fastest once more (its executables compiled already)."""
     jax, jnp, _ = jax_modules()
     r = p0.shape[1]
     sweep: list[dict] = []
     best: Timing | None = None
+    rerun: Callable[[], float] | None = None
     for variant, make in (("vmap", make_jax_vmap), ("batched", make_jax_batched)):
         fn = make(epochs)
         for chunk in chunks:
@@ -314,12 +328,16 @@ def run_jax(p0: np.ndarray, epochs: int, chunks: list[int], repeats: int) -> tup
                 if q.shape not in compiled:
                     compiled[q.shape] = fn.lower(q).compile()
             compile_s = time.perf_counter() - t0
-            times = []
-            for _ in range(repeats):
+            def timed(compiled=compiled, parts=parts) -> tuple[float, list]:
                 t0 = time.perf_counter()
                 outs = [compiled[q.shape](q) for q in parts]
                 jax.block_until_ready(outs)
-                times.append(time.perf_counter() - t0)
+                return time.perf_counter() - t0, outs
+
+            times = []
+            for _ in range(repeats):
+                t, outs = timed()
+                times.append(t)
             row = {"variant": variant, "chunk": chunk, "wall_s": min(times), "times_s": times,
                    "compile_s": compile_s}
             sweep.append(row)
@@ -332,8 +350,24 @@ def run_jax(p0: np.ndarray, epochs: int, chunks: list[int], repeats: int) -> tup
                 best = Timing(f"jax {variant} (chunk {chunk})", row["wall_s"],
                               {"variant": variant, "chunk": chunk,
                                "median_final_loss": float(np.median(loss)), "params": params})
-    assert best is not None
-    return best, sweep
+                rerun = lambda timed=timed: timed()[0]  # noqa: E731
+    assert best is not None and rerun is not None
+    return best, sweep, rerun
+
+
+def head_to_head(rounds: int, runners: dict[str, Callable[[], float | None]]) -> dict[str, list[float]]:
+    """Times each tool once per round, in alternating order (forward, then backward), so that
+    a drift of the machine's speed — this workplace's VMs swing by ±10 % within seconds — falls
+    on every tool alike. The per-round ratios and their median are then comparisons made under
+    the same conditions, unlike best-of figures taken minutes apart."""
+    times: dict[str, list[float]] = {k: [] for k in runners}
+    for i in range(rounds):
+        order = list(runners) if i % 2 == 0 else list(reversed(runners))
+        for k in order:
+            t = runners[k]()
+            if t is not None:
+                times[k].append(t)
+    return times
 
 
 # ---------------------------------------------------------------- initgrid --
@@ -426,6 +460,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--epochs", type=int, default=2000)
     ap.add_argument("--chunks", default="500,1000,2000,5000,10000")
     ap.add_argument("--repeats", type=int, default=2, help="timings per measurement; best kept")
+    ap.add_argument("--rounds", type=int, default=5,
+                    help="head-to-head rounds after the sweep: the fastest JAX, initgrid on every "
+                         "core and NumPy timed once each per round, in alternating order (0: none)")
     ap.add_argument("--initgrid", type=Path, default=REPO_ROOT / "target/release/initgrid")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--skip-numpy", action="store_true")
@@ -459,7 +496,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  numpy: {peers[-1].wall_s:.3f} s", flush=True)
     if not a.skip_jax:
         print("running jax (chunk sweep) ...", flush=True)
-        best, sweep = run_jax(p0, E, chunks, a.repeats)
+        best, sweep, jax_rerun = run_jax(p0, E, chunks, a.repeats)
         peers.append(best)
     if len(peers) == 2:  # same replicates, same algorithm: the peers must agree
         diff = float(np.max(np.abs(peers[0].detail["params"] - peers[1].detail["params"])))
@@ -513,6 +550,32 @@ def main(argv: list[str] | None = None) -> int:
         print(f"numpy vs {peers[1].name}: max |param difference| after training "
               f"{peers[1].detail['max_param_diff_vs_numpy']:.1e}")
 
+    h2h: dict[str, Any] = {}
+    if a.rounds > 0 and ig_all.wall_s and peers:
+        cores = machine["cores"]
+        runners: dict[str, Callable[[], float | None]] = {}
+        if not a.skip_jax:
+            runners[peers[-1].name] = jax_rerun
+        runners[ig_all.name] = lambda: run_initgrid(a.initgrid, R, E, cores, 1).wall_s
+        if not a.skip_numpy:
+            runners["numpy"] = lambda: run_numpy(p0, E, 1).wall_s
+        print(f"\nhead to head: {a.rounds} rounds, each tool once per round, order alternating ...",
+              flush=True)
+        times = head_to_head(a.rounds, runners)
+        ig_t = times[ig_all.name]
+        h2h = {"rounds": a.rounds, "times_s": times, "ratios": {}}
+        print(f"{'tool':28s} {'median s':>9s} {'range s':>15s}")
+        for k, ts in times.items():
+            print(f"{k:28s} {statistics.median(ts):9.3f} {min(ts):7.3f}-{max(ts):.3f}")
+        for k, ts in times.items():
+            if k == ig_all.name:
+                continue
+            per_round = sorted(t / i for t, i in zip(ts, ig_t))
+            h2h["ratios"][k] = {"median": statistics.median(per_round), "min": per_round[0],
+                                "max": per_round[-1], "per_round": per_round}
+            print(f"  initgrid ({cores} threads, whole process) vs {k}: per-round ratio median "
+                  f"{statistics.median(per_round):.2f}x (range {per_round[0]:.2f}-{per_round[-1]:.2f}x)")
+
     for p in peers:
         p.detail.pop("params", None)
     payload = {
@@ -523,6 +586,7 @@ def main(argv: list[str] | None = None) -> int:
         "rows": rows,
         "ratios": ratios,
         "jax_sweep": sweep,
+        "head_to_head": h2h,
         "peers": [{"name": p.name, "wall_s": p.wall_s, **p.detail} for p in peers],
         "initgrid": [{"name": t.name, "wall_s": t.wall_s, "note": t.note, **t.detail}
                      for t in initgrid],
@@ -556,6 +620,12 @@ def markdown(d: dict[str, Any]) -> str:
     if d["jax_sweep"]:
         out += ["", "JAX chunk sweep (s): " + ", ".join(
             f"{r['variant']} {r['chunk']}: {r['wall_s']:.2f}" for r in d["jax_sweep"])]
+    h = d.get("head_to_head")
+    if h:
+        out += ["", f"Head to head ({h['rounds']} rounds, order alternating), per-round ratio "
+                "initgrid is ×faster: " + "; ".join(
+                    f"{k} median {r['median']:.2f} (range {r['min']:.2f}–{r['max']:.2f})"
+                    for k, r in h["ratios"].items())]
     return "\n".join(out) + "\n"
 
 

@@ -768,6 +768,7 @@ fn every_simd_level_gives_the_baseline_bits() {
         ("four", "relu-sigmoid", Online, Fixed, Onehot, 4, false),
         ("five", "sigmoid-sigmoid", Full, Fixed, Onehot, 4, false),
         ("three", "relu-relu", Online, Shuffled, Onehot, 4, false),
+        ("three", "relu-sigmoid", Online, Shuffled, Onehot, 4, false),
         ("four", "tanh-linear", Online, Fixed, Binary, 4, false),
         ("five", "leaky_relu-sigmoid", Full, Fixed, Onehot, 8, false),
         ("two", "relu-sigmoid", Online, Fixed, Onehot, 2, false),
