@@ -1,0 +1,74 @@
+#!/usr/bin/env python3
+"""A/B timing of initgrid builds on the reference workload, robust to a drifting machine.
+
+Kernel changes worth a few per cent cannot be judged from a handful of runs on a VM whose speed
+swings by ±10 % within seconds (ours did: a variant that measured 0.94x in three sets of ten
+pairs was 0.99x over 40 rounds). This script times ``<binary> bench --json --threads 1
+--replicates R`` for every binary once per round, in an order that alternates between rounds
+(forward, backward), and reports per binary the median and minimum time and the per-round ratio
+to the first binary: its median and interquartile range. Only a median ratio whose interquartile
+range excludes 1 is a difference this machine resolves.
+
+Usage (binaries built from different commits, copied out of target/release first)::
+
+    python3 scripts/bench_ab.py --rounds 40 --replicates 5000 /tmp/initgrid-a /tmp/initgrid-b
+
+The standard library only; no third-party package.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+
+def time_once(binary: Path, replicates: int, epochs: int) -> float:
+    cmd = [str(binary), "bench", "--json", "--threads", "1", "--replicates", str(replicates),
+           "--epochs", str(epochs)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise SystemExit(f"{binary}: exited {proc.returncode}: {proc.stderr.strip()[-300:]}")
+    return float(json.loads(proc.stdout.strip().splitlines()[-1])["wall_s"])
+
+
+def quartiles(xs: list[float]) -> tuple[float, float]:
+    q = statistics.quantiles(xs, n=4, method="inclusive")
+    return q[0], q[2]
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("binaries", nargs="+", type=Path, help="initgrid binaries; the first is the reference")
+    ap.add_argument("--rounds", type=int, default=40)
+    ap.add_argument("--replicates", type=int, default=5000)
+    ap.add_argument("--epochs", type=int, default=2000)
+    a = ap.parse_args(argv)
+    if len(a.binaries) < 2:
+        ap.error("give at least two binaries")
+    if a.rounds < 4:
+        ap.error("--rounds must be at least 4 (quartiles of the per-round ratios)")
+    for b in a.binaries:
+        if not b.is_file():
+            ap.error(f"binary not found: {b}")
+    times: list[list[float]] = [[] for _ in a.binaries]
+    for r in range(a.rounds):
+        order = range(len(a.binaries)) if r % 2 == 0 else reversed(range(len(a.binaries)))
+        for i in order:
+            times[i].append(time_once(a.binaries[i], a.replicates, a.epochs))
+        print(f"\rround {r + 1}/{a.rounds}", end="", file=sys.stderr, flush=True)
+    print(file=sys.stderr)
+    print(f"{'binary':40s} {'median s':>9s} {'min s':>8s} {'ratio to first: median (IQR)':>30s}")
+    for b, ts in zip(a.binaries, times):
+        ratios = [t / t0 for t, t0 in zip(ts, times[0])]
+        lo, hi = quartiles(ratios)
+        print(f"{str(b):40s} {statistics.median(ts):9.4f} {min(ts):8.4f} "
+              f"{statistics.median(ratios):13.3f} ({lo:.3f}-{hi:.3f})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
