@@ -355,18 +355,18 @@ def run_jax(p0: np.ndarray, epochs: int, chunks: list[int],
     return best, sweep, rerun
 
 
-def head_to_head(rounds: int, runners: dict[str, Callable[[], float | None]]) -> dict[str, list[float]]:
+def head_to_head(rounds: int,
+                 runners: dict[str, Callable[[], float | None]]) -> dict[str, list[float | None]]:
     """Times each tool once per round, in alternating order (forward, then backward), so that
     a drift of the machine's speed — this workplace's VMs swing by ±10 % within seconds — falls
     on every tool alike. The per-round ratios and their median are then comparisons made under
-    the same conditions, unlike best-of figures taken minutes apart."""
-    times: dict[str, list[float]] = {k: [] for k in runners}
+    the same conditions, unlike best-of figures taken minutes apart. A failed timing is None,
+    kept in its round."""
+    times: dict[str, list[float | None]] = {k: [] for k in runners}
     for i in range(rounds):
         order = list(runners) if i % 2 == 0 else list(reversed(runners))
         for k in order:
-            t = runners[k]()
-            if t is not None:
-                times[k].append(t)
+            times[k].append(runners[k]())
     return times
 
 
@@ -566,15 +566,23 @@ def main(argv: list[str] | None = None) -> int:
         h2h = {"rounds": a.rounds, "times_s": times, "ratios": {}}
         print(f"{'tool':28s} {'median s':>9s} {'range s':>15s}")
         for k, ts in times.items():
-            print(f"{k:28s} {statistics.median(ts):9.3f} {min(ts):7.3f}-{max(ts):.3f}")
+            ok = [t for t in ts if t is not None]
+            failed = f" ({len(ts) - len(ok)} failed)" if len(ok) < len(ts) else ""
+            if ok:
+                print(f"{k:28s} {statistics.median(ok):9.3f} {min(ok):7.3f}-{max(ok):.3f}{failed}")
+            else:
+                print(f"{k:28s} {'n/a':>9s}{failed}")
         for k, ts in times.items():
-            if k == ig_all.name:
+            # Rounds in which both timings exist, in round order.
+            per_round = [t / i for t, i in zip(ts, ig_t) if t is not None and i is not None]
+            if k == ig_all.name or not per_round:
                 continue
-            per_round = sorted(t / i for t, i in zip(ts, ig_t))
-            h2h["ratios"][k] = {"median": statistics.median(per_round), "min": per_round[0],
-                                "max": per_round[-1], "per_round": per_round}
+            srt = sorted(per_round)
+            h2h["ratios"][k] = {"median": statistics.median(srt), "min": srt[0], "max": srt[-1],
+                                "per_round": per_round}
             print(f"  initgrid ({cores} threads, whole process) vs {k}: per-round ratio median "
-                  f"{statistics.median(per_round):.2f}x (range {per_round[0]:.2f}-{per_round[-1]:.2f}x)")
+                  f"{statistics.median(srt):.2f}x (range {srt[0]:.2f}-{srt[-1]:.2f}x, "
+                  f"{len(per_round)} rounds)")
 
     for p in peers:
         p.detail.pop("params", None)
