@@ -2,8 +2,8 @@
 """A/B timing of initgrid builds on the reference workload, robust to a drifting machine.
 
 Kernel changes worth a few per cent cannot be judged from a handful of runs on a VM whose speed
-swings by ±10 % within seconds (ours did: a variant that measured 0.94x in three sets of ten
-pairs was 0.99x over 40 rounds). This script times ``<binary> bench --json --threads 1
+swings by ±10 % within seconds (ours did: a variant that measured 0.94x in three sets of eight
+to ten pairs was 0.99x over 40 rounds). This script times ``<binary> bench --json --threads 1
 --replicates R`` for every binary once per round, in an order that alternates between rounds
 (forward, backward), and reports per binary the median and minimum time and the per-round ratio
 to the first binary: its median and interquartile range. Only a median ratio whose interquartile
