@@ -24,6 +24,23 @@ import statistics
 import subprocess
 import sys
 from pathlib import Path
+from typing import Callable, TypeVar
+
+T = TypeVar("T")
+
+
+def alternating(rounds: int, runners: dict[str, Callable[[], T]],
+                on_round: Callable[[int], None] | None = None) -> dict[str, list[T]]:
+    """Calls each runner once per round, in an order that alternates between rounds (forward,
+    then backward), so that a drift of the machine's speed falls on every runner alike; returns
+    each runner's results in round order. (Also `bench_peers.py`'s head-to-head phase.)"""
+    out: dict[str, list[T]] = {k: [] for k in runners}
+    for i in range(rounds):
+        for k in (list(runners) if i % 2 == 0 else list(reversed(runners))):
+            out[k].append(runners[k]())
+        if on_round is not None:
+            on_round(i)
+    return out
 
 
 def time_once(binary: Path, replicates: int, epochs: int) -> float:
@@ -54,13 +71,13 @@ def main(argv: list[str] | None = None) -> int:
     for b in a.binaries:
         if not b.is_file():
             ap.error(f"binary not found: {b}")
-    times: list[list[float]] = [[] for _ in a.binaries]
-    for r in range(a.rounds):
-        order = range(len(a.binaries)) if r % 2 == 0 else reversed(range(len(a.binaries)))
-        for i in order:
-            times[i].append(time_once(a.binaries[i], a.replicates, a.epochs))
-        print(f"\rround {r + 1}/{a.rounds}", end="", file=sys.stderr, flush=True)
+    # Keyed by position: the same binary may be given twice (its noise against itself).
+    runners = {str(i): (lambda b=b: time_once(b, a.replicates, a.epochs))
+               for i, b in enumerate(a.binaries)}
+    done = alternating(a.rounds, runners, lambda r: print(
+        f"\rround {r + 1}/{a.rounds}", end="", file=sys.stderr, flush=True))
     print(file=sys.stderr)
+    times = [done[str(i)] for i in range(len(a.binaries))]
     print(f"{'binary':40s} {'median s':>9s} {'min s':>8s} {'ratio to first: median (IQR)':>30s}")
     for b, ts in zip(a.binaries, times):
         ratios = [t / t0 for t, t0 in zip(ts, times[0])]

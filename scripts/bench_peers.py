@@ -73,6 +73,8 @@ from typing import Any, Callable
 
 import numpy as np
 
+from bench_ab import alternating  # this script's directory is on sys.path
+
 XS = (0.0, 0.3, 0.6, 1.0)
 LABELS = (0, 1, 0, 1)
 TARGETS = tuple((1.0, 0.0) if lab == 0 else (0.0, 1.0) for lab in LABELS)
@@ -357,17 +359,12 @@ def run_jax(p0: np.ndarray, epochs: int, chunks: list[int],
 
 def head_to_head(rounds: int,
                  runners: dict[str, Callable[[], float | None]]) -> dict[str, list[float | None]]:
-    """Times each tool once per round, in alternating order (forward, then backward), so that
-    a drift of the machine's speed — this workplace's VMs swing by ±10 % within seconds — falls
-    on every tool alike. The per-round ratios and their median are then comparisons made under
-    the same conditions, unlike best-of figures taken minutes apart. A failed timing is None,
-    kept in its round."""
-    times: dict[str, list[float | None]] = {k: [] for k in runners}
-    for i in range(rounds):
-        order = list(runners) if i % 2 == 0 else list(reversed(runners))
-        for k in order:
-            times[k].append(runners[k]())
-    return times
+    """Times each tool once per round, in alternating order (`bench_ab.alternating`), so that a
+    drift of the machine's speed — this workplace's VMs swing by ±10 % within seconds — falls on
+    every tool alike. The per-round ratios and their median are then comparisons made under the
+    same conditions, unlike best-of figures taken minutes apart. A failed timing is None, kept
+    in its round."""
+    return alternating(rounds, runners)
 
 
 # ---------------------------------------------------------------- initgrid --
