@@ -22,7 +22,7 @@ use super::lanes::Lanes;
 use super::net::BN_EPS;
 use super::simd::{self, Simd};
 use super::spec::{Activation, LEAKY_SLOPE, Loss, SampleOrder};
-use super::train::{Criteria, Group, Kernel, LaneState, Screen, Trainer, classified_correctly, flag, loss_in_range, low_loss};
+use super::train::{Criteria, Group, Kernel, LaneState, Screen, Trainer, classified_correctly, flag, fold_min, loss_in_range, low_loss};
 
 /// Most samples a fused kernel keeps the forward passes of (full batches, batch norm, the
 /// accuracy); larger data sets use the generic kernels.
@@ -156,7 +156,7 @@ impl<V, const H: usize, const H2: usize, const O: usize> Pass<V, H, H2, O> {
 }
 
 /// One sample's forward pass where it is stored — a [`Pass`], or a sample's slot of [`Batch`] —
-/// so that neither is copied into the other (a copy of this size is a `memcpy` call).
+/// so that neither is copied into the other.
 #[derive(Clone, Copy)]
 struct PassRef<'a, V, const H: usize, const H2: usize, const O: usize> {
     z1: &'a [V; H],
@@ -173,17 +173,6 @@ impl<V, const H: usize, const H2: usize, const O: usize> PassRef<'_, V, H, H2, O
     fn top(&self) -> &[V] {
         if H2 > 0 { self.a2 } else { self.a1 }
     }
-}
-
-/// Where [`Net::forward_into`] writes a forward pass: the fields of a [`Pass`] being built, or
-/// a sample's slot of [`Batch`].
-struct Dest<V, const H: usize, const H2: usize, const O: usize> {
-    z1: *mut [V; H],
-    a1: *mut [V; H],
-    z2: *mut [V; H2],
-    a2: *mut [V; H2],
-    zo: *mut [V; O],
-    ao: *mut [V; O],
 }
 
 /// The forward passes of every sample (`[sample][unit]`) with, for batch norm, x̂ and
@@ -205,6 +194,54 @@ struct Batch<V, const H: usize, const H2: usize, const O: usize> {
     d_top: [[V; H]; MAX_SAMPLES],
     d1: [[V; H]; MAX_SAMPLES],
     d2: [[V; H2]; MAX_SAMPLES],
+}
+
+/// The screen's running sums over the samples: the loss and, per layer, each unit's maximum
+/// pre-activation (only where dead units can end a run: `dead` per layer).
+struct ScreenAcc<V, const H: usize, const H2: usize, const O: usize> {
+    loss: V,
+    mx1: [V; H],
+    mx2: [V; H2],
+    mx_o: [V; O],
+    dead: [bool; 3],
+}
+
+impl<V, const H: usize, const H2: usize, const O: usize> ScreenAcc<V, H, H2, O> {
+    /// Adds sample `s`'s pass: `net::sample_loss` (MSE) ½·Σ_k (a − t)², fused, summed over the
+    /// samples; the maxima start at sample 0's pre-activations.
+    #[inline(always)]
+    fn add<const N: usize>(&mut self, f: PassRef<'_, V, H, H2, O>, s: usize, td: &[Lanes<N>])
+    where
+        V: Simd<N>,
+    {
+        let mut acc = V::zero();
+        for k in 0..O {
+            let d = f.ao[k].sub(V::load(&td[s * O + k]));
+            acc = d.fma(d, acc);
+        }
+        self.loss = self.loss.add(acc.mul(V::splat(0.5)));
+        if s == 0 {
+            self.mx1 = *f.z1;
+            self.mx2 = *f.z2;
+            self.mx_o = *f.zo;
+            return;
+        }
+        if self.dead[0] {
+            for j in 0..H {
+                self.mx1[j] = f.z1[j].max_of(self.mx1[j]);
+            }
+        }
+        if self.dead[1] {
+            for j in 0..H2 {
+                self.mx2[j] = f.z2[j].max_of(self.mx2[j]);
+            }
+        }
+        if self.dead[2] {
+            for k in 0..O {
+                self.mx_o[k] = f.zo[k].max_of(self.mx_o[k]);
+            }
+        }
+    }
 }
 
 /// The three activations of a kernel (the middle one unused with one hidden layer).
@@ -279,64 +316,41 @@ impl<V, const H: usize, const H2: usize, const O: usize> Net<V, H, H2, O> {
     }
 
     /// `net::forward` for one sample without batch norm: z = b + w·x (fused), a = act(z); each
-    /// layer above: z = b + Σ_i w·a (i ascending, fused), then its activation — into `slot`
-    /// (the caller's, not returned by value: a move of this size is a `memcpy` call).
+    /// layer above: z = b + Σ_i w·a (i ascending, fused), then its activation. Returned by
+    /// value, each field a local array: after inlining LLVM keeps what is read in registers
+    /// and drops what is not.
     #[inline(always)]
-    fn forward<'s, const N: usize>(&self, x: V, a: Acts, slot: &'s mut MaybeUninit<Pass<V, H, H2, O>>) -> PassRef<'s, V, H, H2, O>
+    fn forward_val<const N: usize>(&self, x: V, a: Acts) -> Pass<V, H, H2, O>
     where
         V: Simd<N>,
     {
-        let p = slot.as_mut_ptr();
-        // SAFETY: the pointers are to the fields of `slot`, which `forward_into` writes in full.
-        unsafe {
-            let to = Dest {
-                z1: &raw mut (*p).z1,
-                a1: &raw mut (*p).a1,
-                z2: &raw mut (*p).z2,
-                a2: &raw mut (*p).a2,
-                zo: &raw mut (*p).zo,
-                ao: &raw mut (*p).ao,
-            };
-            self.forward_into(x, a, &to);
-            slot.assume_init_ref().view()
+        let zero = V::zero();
+        let (mut z1, mut a1) = ([zero; H], [zero; H]);
+        let (mut z2, mut a2) = ([zero; H2], [zero; H2]);
+        let (mut zo, mut ao) = ([zero; O], [zero; O]);
+        for j in 0..H {
+            let z = self.w1[j].fma(x, self.b1[j]);
+            z1[j] = z;
+            a1[j] = activate(a.hid, z);
         }
-    }
-
-    /// The forward pass of [`Net::forward`], written through `to`.
-    ///
-    /// # Safety
-    /// Each pointer of `to` is valid for writes of its array, and none overlaps another. Every
-    /// element is written once, through raw places, before it is read.
-    #[inline(always)]
-    unsafe fn forward_into<const N: usize>(&self, x: V, a: Acts, to: &Dest<V, H, H2, O>)
-    where
-        V: Simd<N>,
-    {
-        // SAFETY: the caller's contract.
-        unsafe {
+        for j in 0..H2 {
+            let mut acc = self.b2[j];
+            for i in 0..H {
+                acc = self.w2[j][i].fma(a1[i], acc);
+            }
+            z2[j] = acc;
+            a2[j] = activate(a.mid, acc);
+        }
+        for k in 0..O {
+            let mut acc = self.bo[k];
             for j in 0..H {
-                let z = self.w1[j].fma(x, self.b1[j]);
-                (*to.z1)[j] = z;
-                (*to.a1)[j] = activate(a.hid, z);
+                let top = if H2 > 0 { a2[j] } else { a1[j] };
+                acc = self.wo[k][j].fma(top, acc);
             }
-            for j in 0..H2 {
-                let mut acc = self.b2[j];
-                for i in 0..H {
-                    acc = self.w2[j][i].fma((*to.a1)[i], acc);
-                }
-                (*to.z2)[j] = acc;
-                (*to.a2)[j] = activate(a.mid, acc);
-            }
-            for k in 0..O {
-                let mut acc = self.bo[k];
-                for j in 0..H {
-                    let top = if H2 > 0 { (*to.a2)[j] } else { (*to.a1)[j] };
-                    acc = self.wo[k][j].fma(top, acc);
-                }
-                (*to.zo)[k] = acc;
-                (*to.ao)[k] = activate(a.out, acc);
-            }
+            zo[k] = acc;
+            ao[k] = activate(a.out, acc);
         }
+        Pass { z1, a1, z2, a2, zo, ao }
     }
 
     /// `net::backward` with `m = 1` and the plain SGD sink (θ ← −lr·g + θ, fused): every
@@ -398,6 +412,29 @@ impl<V, const H: usize, const H2: usize, const O: usize> Net<V, H, H2, O> {
         }
     }
 
+    /// One epoch of online SGD over the samples `x` (targets `t`, `O` per sample) in order;
+    /// sample 0's forward pass is `first` when given (the screen's, the same parameters).
+    /// Every other pass is a local value, read from one place (no reference that may point to
+    /// either of two keeps the values on the dependency chain in memory).
+    #[inline(always)]
+    fn online_epoch<const N: usize>(&mut self, x: &[Lanes<N>], t: &[Lanes<N>], first: Option<PassRef<'_, V, H, H2, O>>, neg_lr: V, a: Acts)
+    where
+        V: Simd<N>,
+    {
+        let from = match first {
+            Some(f) => {
+                self.sgd_step(f, V::load(&x[0]), &t[..O], neg_lr, a);
+                1
+            }
+            None => 0,
+        };
+        for s in from..x.len() {
+            let xs = V::load(&x[s]);
+            let p = self.forward_val(xs, a);
+            self.sgd_step(p.view(), xs, &t[s * O..(s + 1) * O], neg_lr, a);
+        }
+    }
+
     /// 1.0 where some parameter is ±∞ or NaN (θ·0 + acc is NaN exactly then), else 0.0 — the
     /// `bad` flag of `Group::evaluate` (|θ| ≤ f64::MAX fails for exactly these values); the
     /// batch-norm parameters `p[norm]` (γ and β of every hidden layer) read from memory.
@@ -446,17 +483,28 @@ impl<V: Copy, const H: usize, const H2: usize, const O: usize> Batch<V, H, H2, O
         }
     }
 
-    /// Sample `s`'s slot, for [`Net::forward_into`].
+    /// Sample `s`'s forward pass, copied out.
     #[inline(always)]
-    fn dest(&mut self, s: usize) -> Dest<V, H, H2, O> {
-        Dest {
-            z1: &raw mut self.z1[s],
-            a1: &raw mut self.a1[s],
-            z2: &raw mut self.z2[s],
-            a2: &raw mut self.a2[s],
-            zo: &raw mut self.zo[s],
-            ao: &raw mut self.ao[s],
+    fn pass(&self, s: usize) -> Pass<V, H, H2, O> {
+        Pass {
+            z1: self.z1[s],
+            a1: self.a1[s],
+            z2: self.z2[s],
+            a2: self.a2[s],
+            zo: self.zo[s],
+            ao: self.ao[s],
         }
+    }
+
+    /// Stores a forward pass as sample `s`'s.
+    #[inline(always)]
+    fn put(&mut self, s: usize, p: &Pass<V, H, H2, O>) {
+        self.z1[s] = p.z1;
+        self.a1[s] = p.a1;
+        self.z2[s] = p.z2;
+        self.a2[s] = p.a2;
+        self.zo[s] = p.zo;
+        self.ao[s] = p.ao;
     }
 
     /// The activations of sample `s` feeding the output layer.
@@ -826,69 +874,124 @@ impl<V: Simd<N>, const N: usize, const H: usize, const H2: usize, const O: usize
 
     #[inline(always)]
     fn screen(&mut self, g: &mut Group<N>, _t: &Trainer, doom_at: f64, rule: &Criteria) -> Screen<N> {
-        let a = self.acts();
         let net = Net::<V, H, H2, O>::load(&g.params, &self.at);
+        let (sc, first) = self.screen_net(&net, g, doom_at, rule);
+        if !self.bn && !self.full {
+            self.batch.put(0, &first);
+        }
+        sc
+    }
+
+    #[inline(always)]
+    fn train_epoch(&mut self, g: &mut Group<N>, t: &Trainer, lanes: &mut [LaneState; N]) {
+        g.shuffle_epoch(t, lanes);
+        let a = self.acts();
+        let neg_lr = V::splat(t.spec().lr).neg();
+        let mut net = Net::<V, H, H2, O>::load(&g.params, &self.at);
+        if self.full {
+            self.batch
+                .full_batch_step(&mut net, &mut g.params, &self.at, &g.xe, &g.te, neg_lr, a, self.bn);
+        } else {
+            let first = if self.reuse { Some(self.batch.view(0)) } else { None };
+            net.online_epoch(&g.xe, &g.te, first, neg_lr, a);
+        }
+        net.store(&mut g.params, &self.at);
+    }
+
+    /// The scheduler's quiet epochs, run here with the parameters in registers throughout:
+    /// screen; unless an `active` lane decides or `budget` epochs are trained, fold the loss
+    /// into `mins` (as the scheduler does) and train one online epoch, sample 0's forward pass
+    /// the screen's. The same operations in the same order as the scheduler's loop of
+    /// [`Kernel::screen`] and [`Kernel::train_epoch`], so the same bits; online SGD in fixed
+    /// order without batch norm only (else `None`).
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    fn quiet_epochs(
+        &mut self,
+        g: &mut Group<N>,
+        t: &Trainer,
+        doom_at: f64,
+        rule: &Criteria,
+        budget: u32,
+        mins: &mut Lanes<N>,
+        active: &[bool; N],
+    ) -> Option<(u32, Screen<N>)> {
+        if !self.reuse || self.full || self.bn {
+            return None;
+        }
+        let a = self.acts();
+        let neg_lr = V::splat(t.spec().lr).neg();
+        let mut net = Net::<V, H, H2, O>::load(&g.params, &self.at);
+        let mut trained = 0;
+        loop {
+            let (sc, first) = self.screen_net(&net, g, doom_at, rule);
+            if trained == budget || sc.decide.0.iter().zip(active).any(|(&d, &on)| on && d != 0.0) {
+                self.batch.put(0, &first);
+                net.store(&mut g.params, &self.at);
+                return Some((trained, sc));
+            }
+            *mins = fold_min(*mins, sc.loss);
+            net.online_epoch(&g.xe, &g.te, Some(first.view()), neg_lr, a);
+            trained += 1;
+        }
+    }
+}
+
+impl<V: Simd<N>, const N: usize, const H: usize, const H2: usize, const O: usize, const HA: u8, const MA: u8, const OA: u8>
+    Fused<V, N, H, H2, O, HA, MA, OA>
+{
+    /// [`Kernel::screen`] at the parameters `net`; also returns sample 0's forward pass (the
+    /// next online epoch's first, in fixed order), which the caller keeps where it needs it.
+    /// A full batch's passes (and batch norm's) are written to the batch, and every sample's
+    /// outputs (for the accuracy).
+    #[inline(always)]
+    fn screen_net(&mut self, net: &Net<V, H, H2, O>, g: &Group<N>, doom_at: f64, rule: &Criteria) -> (Screen<N>, Pass<V, H, H2, O>) {
+        let a = self.acts();
         let n = g.xd.len();
         // Dead ReLU units are counted only where they can end a run now.
         let dead1 = a.hid == Activation::Relu && (rule.stop_when_dead || doom_at > 0.0);
         let dead2 = H2 > 0 && a.mid == Activation::Relu && rule.stop_when_dead;
         let dead_o = a.out == Activation::Relu && rule.stop_when_dead;
-        let mut mx1 = [V::zero(); H];
-        let mut mx2 = [V::zero(); H2];
-        let mut mx_o = [V::zero(); O];
-        let mut loss = V::zero();
-        let half = V::splat(0.5);
         if self.bn {
-            self.batch.forward_bn(&net, &g.params, &self.at, &g.xd, a);
+            self.batch.forward_bn(net, &g.params, &self.at, &g.xd, a);
         }
-        for s in 0..n {
-            // Batch norm: the passes are in the batch already; the full batch's (the step's)
-            // and sample 0's (the next epoch's first, in fixed order) are written there; the
-            // others stay local, their outputs kept for the accuracy.
-            let mut local = MaybeUninit::uninit();
-            let keep = !self.bn && (s == 0 || self.full);
-            if keep {
-                let to = self.batch.dest(s);
-                // SAFETY: `to` points into the batch's arrays of sample `s`, valid and distinct.
-                unsafe { net.forward_into(V::load(&g.xd[s]), a, &to) };
+        let mut acc = ScreenAcc {
+            loss: V::zero(),
+            mx1: [V::zero(); H],
+            mx2: [V::zero(); H2],
+            mx_o: [V::zero(); O],
+            dead: [dead1, dead2, dead_o],
+        };
+        // Two loops, not one choosing where a pass is: a reference that may point to either
+        // of two places keeps every value read through it in memory (store, then reload on
+        // the dependency chain); here each loop reads from one place.
+        let first;
+        if self.bn {
+            // The passes are in the batch already (the step's).
+            for s in 0..n {
+                acc.add(self.batch.view(s), s, &g.td);
             }
-            let f = if self.bn || keep {
-                self.batch.view(s)
-            } else {
-                net.forward(V::load(&g.xd[s]), a, &mut local)
-            };
-            // `net::sample_loss` (MSE): ½·Σ_k (a − t)², fused, then summed over the samples.
-            let mut acc = V::zero();
-            for k in 0..O {
-                let d = f.ao[k].sub(V::load(&g.td[s * O + k]));
-                acc = d.fma(d, acc);
+            first = self.batch.pass(0);
+        } else {
+            first = net.forward_val(V::load(&g.xd[0]), a);
+            acc.add(first.view(), 0, &g.td);
+            self.batch.ao[0] = first.ao;
+            if self.full {
+                self.batch.put(0, &first);
             }
-            loss = loss.add(acc.mul(half));
-            if s == 0 {
-                mx1 = *f.z1;
-                mx2 = *f.z2;
-                mx_o = *f.zo;
-            } else {
-                if dead1 {
-                    for j in 0..H {
-                        mx1[j] = f.z1[j].max_of(mx1[j]);
-                    }
+            for s in 1..n {
+                let p = net.forward_val(V::load(&g.xd[s]), a);
+                // A full batch's passes are the step's; otherwise only the outputs are kept
+                // (for the accuracy).
+                if self.full {
+                    self.batch.put(s, &p);
+                } else {
+                    self.batch.ao[s] = p.ao;
                 }
-                if dead2 {
-                    for j in 0..H2 {
-                        mx2[j] = f.z2[j].max_of(mx2[j]);
-                    }
-                }
-                if dead_o {
-                    for k in 0..O {
-                        mx_o[k] = f.zo[k].max_of(mx_o[k]);
-                    }
-                }
-            }
-            if !self.bn && !keep {
-                self.batch.ao[s] = *f.ao;
+                acc.add(p.view(), s, &g.td);
             }
         }
+        let ScreenAcc { loss, mx1, mx2, mx_o, .. } = acc;
         let loss = loss.div(V::splat(n as f64)).lanes();
         let bad = net.non_finite(&g.params, &self.norm).lanes();
         // `Eval::decisions`: diverged, or converged, or dead (if death stops runs), or doomed.
@@ -918,31 +1021,7 @@ impl<V: Simd<N>, const N: usize, const H: usize, const H2: usize, const O: usize
                 decide = decide.max_of(dead_layer);
             }
         }
-        Screen { loss, decide, full: None }
-    }
-
-    #[inline(always)]
-    fn train_epoch(&mut self, g: &mut Group<N>, t: &Trainer, lanes: &mut [LaneState; N]) {
-        g.shuffle_epoch(t, lanes);
-        let a = self.acts();
-        let neg_lr = V::splat(t.spec().lr).neg();
-        let mut net = Net::<V, H, H2, O>::load(&g.params, &self.at);
-        if self.full {
-            self.batch
-                .full_batch_step(&mut net, &mut g.params, &self.at, &g.xe, &g.te, neg_lr, a, self.bn);
-        } else {
-            for s in 0..g.xe.len() {
-                let x = V::load(&g.xe[s]);
-                let mut local = MaybeUninit::uninit();
-                let f = if s == 0 && self.reuse {
-                    self.batch.view(0)
-                } else {
-                    net.forward(x, a, &mut local)
-                };
-                net.sgd_step(f, x, &g.te[s * O..(s + 1) * O], neg_lr, a);
-            }
-        }
-        net.store(&mut g.params, &self.at);
+        (Screen { loss, decide, full: None }, first)
     }
 }
 

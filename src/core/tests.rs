@@ -687,6 +687,8 @@ fn run_kernel<K: super::train::Kernel<4>>(t: &Trainer, seeds: &[u64]) -> Vec<Opt
 #[test]
 fn fused_kernels_give_the_generic_bits() {
     use super::fused::{ANY, Fused, NONE, applies};
+    use super::train::QUIET_EPOCHS;
+    let quiet_before = QUIET_EPOCHS.with(|c| c.get());
     let hidden = ["relu", "leaky_relu", "sigmoid", "tanh", "linear"];
     let outputs = ["sigmoid", "relu", "linear", "tanh", "leaky_relu"];
     let data = ["two", "three", "four", "five"];
@@ -754,6 +756,19 @@ fn fused_kernels_give_the_generic_bits() {
         }
     }
     assert_eq!(fused_cases, 200);
+    // The kernels' own loops of quiet epochs ran, and some of them ended on a lane deciding
+    // (between the scheduler's looks), all with the generic bits above.
+    let (epochs, decided) = QUIET_EPOCHS.with(|c| c.get());
+    assert!(
+        epochs - quiet_before.0 > 10_000,
+        "quiet epochs in kernel loops: {}",
+        epochs - quiet_before.0
+    );
+    assert!(
+        decided - quiet_before.1 > 50,
+        "quiet runs ended by a decision: {}",
+        decided - quiet_before.1
+    );
 }
 
 /// Every SIMD level this CPU has (AVX2 and AVX-512, fused and generic kernels) against the

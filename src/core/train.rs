@@ -651,11 +651,15 @@ impl Trainer {
         let mut watch = Stationary::new(self, &g, self.stationary_stop && traj.is_none());
         // Evaluations ahead in which no active lane is at a recorded epoch (0 forces a look).
         let mut quiet = 0u32;
+        // The screen that ended a kernel's run of quiet epochs, not yet acted on.
+        let mut ahead: Option<Screen<N>> = None;
         loop {
-            let sc = kern.screen(&mut g, self, doom_at, &rule);
-            // The running minimum, for every lane at once: a finite loss below the minimum.
+            let sc = match ahead.take() {
+                Some(sc) => sc,
+                None => kern.screen(&mut g, self, doom_at, &rule),
+            };
             // (Lanes evaluated twice in one epoch — after a refill — see the same loss twice.)
-            mins = mins.zip(sc.loss, |m, l| if l.is_finite() && l < m { l } else { m });
+            mins = fold_min(mins, sc.loss);
             // (A finished lane that was not refilled trains on idle and may decide anything.)
             let nobody_decides = sc
                 .decide
@@ -672,6 +676,28 @@ impl Trainer {
                 }
                 for st in lanes.iter_mut() {
                     st.epoch += 1;
+                }
+                // The quiet epochs that follow, up to the next watched one, in the kernel's own
+                // loop where it has one: it stops at the first screen in which an active lane
+                // decides (or at the budget) and hands that screen back, so the epochs it ran
+                // are exactly the ones this loop would have run here.
+                let budget = quiet.min(watch.unwatched_ahead());
+                if budget > 0 && lanes.iter().all(|st| !st.active || !st.stationary) {
+                    let active: [bool; N] = std::array::from_fn(|k| lanes[k].active);
+                    if let Some((ran, sc)) = kern.quiet_epochs(&mut g, self, doom_at, &rule, budget, &mut mins, &active) {
+                        #[cfg(test)]
+                        QUIET_EPOCHS.with(|c| {
+                            let (epochs, decided) = c.get();
+                            let stopped = (0..N).any(|k| active[k] && sc.decide.0[k] != 0.0);
+                            c.set((epochs + ran as u64, decided + stopped as u64));
+                        });
+                        quiet -= ran;
+                        watch.skip(ran);
+                        for st in lanes.iter_mut() {
+                            st.epoch += ran;
+                        }
+                        ahead = Some(sc);
+                    }
                 }
                 continue;
             }
@@ -786,6 +812,9 @@ impl Trainer {
 thread_local! {
     /// Runs completed at a fixed point before max_epochs (on this thread), for the tests.
     pub(crate) static STATIONARY_STOPS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+    /// Epochs trained in kernels' runs of quiet epochs, and the runs that ended on a lane
+    /// deciding (on this thread), for the tests.
+    pub(crate) static QUIET_EPOCHS: std::cell::Cell<(u64, u64)> = const { std::cell::Cell::new((0, 0)) };
 }
 
 /// Finds the lanes that one epoch left unchanged, bit for bit (the scheduler's stationary
@@ -834,6 +863,19 @@ impl<const N: usize> Stationary<N> {
         true
     }
 
+    /// How many epochs from now on [`Self::before`] will not watch.
+    fn unwatched_ahead(&self) -> u32 {
+        if self.on { Self::EVERY - 1 - self.round } else { u32::MAX }
+    }
+
+    /// Counts `epochs` unwatched epochs trained elsewhere (at most [`Self::unwatched_ahead`]).
+    fn skip(&mut self, epochs: u32) {
+        if self.on {
+            debug_assert!(epochs <= self.unwatched_ahead());
+            self.round += epochs;
+        }
+    }
+
     /// Marks the active lanes whose state the watched epoch left unchanged.
     #[inline(always)]
     fn after(&self, g: &Group<N>, lanes: &mut [LaneState; N]) {
@@ -878,6 +920,28 @@ pub(crate) trait Kernel<const N: usize> {
     /// One epoch of training for every lane; directly follows a [`Kernel::screen`] with the
     /// parameters unchanged since (the scheduler's order), so its forward pass may be reused.
     fn train_epoch(&mut self, g: &mut Group<N>, t: &Trainer, lanes: &mut [LaneState; N]);
+    /// Up to `budget` quiet epochs in one loop (see `super::fused`): returns the epochs trained
+    /// and the screen that ended the loop, not folded into `mins`; `None` where the kernel has
+    /// no such loop (the scheduler then runs them one by one).
+    #[allow(clippy::too_many_arguments)]
+    fn quiet_epochs(
+        &mut self,
+        _g: &mut Group<N>,
+        _t: &Trainer,
+        _doom_at: f64,
+        _rule: &Criteria,
+        _budget: u32,
+        _mins: &mut Lanes<N>,
+        _active: &[bool; N],
+    ) -> Option<(u32, Screen<N>)> {
+        None
+    }
+}
+
+/// The running minimum of each lane's loss: a finite loss below the minimum replaces it.
+#[inline(always)]
+pub(super) fn fold_min<const N: usize>(mins: Lanes<N>, loss: Lanes<N>) -> Lanes<N> {
+    mins.zip(loss, |m, l| if l.is_finite() && l < m { l } else { m })
 }
 
 /// What a kernel's screen found.
