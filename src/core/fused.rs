@@ -925,7 +925,7 @@ impl<V: Simd<N>, const N: usize, const H: usize, const H2: usize, const O: usize
         let mut trained = 0;
         loop {
             let (sc, first) = self.screen_net(&net, g, doom_at, rule);
-            if trained == budget || sc.decide.0.iter().zip(active).any(|(&d, &on)| on && d != 0.0) {
+            if trained == budget || sc.decides_any(active) {
                 self.batch.put(0, &first);
                 net.store(&mut g.params, &self.at);
                 return Some((trained, sc));
@@ -973,21 +973,15 @@ impl<V: Simd<N>, const N: usize, const H: usize, const H2: usize, const O: usize
             }
             first = self.batch.pass(0);
         } else {
+            // Sample 0's pass goes back to the caller (also kept here for a full batch); a
+            // full batch's passes are the step's; otherwise only the outputs are kept (for
+            // the accuracy).
             first = net.forward_val(V::load(&g.xd[0]), a);
+            self.keep(0, &first);
             acc.add(first.view(), 0, &g.td);
-            self.batch.ao[0] = first.ao;
-            if self.full {
-                self.batch.put(0, &first);
-            }
             for s in 1..n {
                 let p = net.forward_val(V::load(&g.xd[s]), a);
-                // A full batch's passes are the step's; otherwise only the outputs are kept
-                // (for the accuracy).
-                if self.full {
-                    self.batch.put(s, &p);
-                } else {
-                    self.batch.ao[s] = p.ao;
-                }
+                self.keep(s, &p);
                 acc.add(p.view(), s, &g.td);
             }
         }
@@ -1028,6 +1022,17 @@ impl<V: Simd<N>, const N: usize, const H: usize, const H2: usize, const O: usize
 impl<V: Simd<N>, const N: usize, const H: usize, const H2: usize, const O: usize, const HA: u8, const MA: u8, const OA: u8>
     Fused<V, N, H, H2, O, HA, MA, OA>
 {
+    /// What the batch keeps of sample `s`'s pass at a screen: all of it for a full batch (the
+    /// step's), else its outputs (the accuracy's).
+    #[inline(always)]
+    fn keep(&mut self, s: usize, p: &Pass<V, H, H2, O>) {
+        if self.full {
+            self.batch.put(s, p);
+        } else {
+            self.batch.ao[s] = p.ao;
+        }
+    }
+
     /// The activations, constants where the codes fix them.
     #[inline(always)]
     fn acts(&self) -> Acts {

@@ -688,8 +688,7 @@ impl Trainer {
                         #[cfg(test)]
                         QUIET_EPOCHS.with(|c| {
                             let (epochs, decided) = c.get();
-                            let stopped = (0..N).any(|k| active[k] && sc.decide.0[k] != 0.0);
-                            c.set((epochs + ran as u64, decided + stopped as u64));
+                            c.set((epochs + ran as u64, decided + sc.decides_any(&active) as u64));
                         });
                         quiet -= ran;
                         watch.skip(ran);
@@ -953,6 +952,14 @@ pub(crate) struct Screen<const N: usize> {
     pub decide: Lanes<N>,
     /// The full evaluation, when the kernel computed one.
     pub full: Option<Eval<N>>,
+}
+
+impl<const N: usize> Screen<N> {
+    /// Whether some `active` lane's run ends at this screen.
+    #[inline(always)]
+    pub(super) fn decides_any(&self, active: &[bool; N]) -> bool {
+        self.decide.0.iter().zip(active).any(|(&d, &on)| on && d != 0.0)
+    }
 }
 
 /// The kernels for every network shape, batch size, batch norm and optimiser.
