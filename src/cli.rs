@@ -214,6 +214,11 @@ pub struct BenchArgs {
     /// Use the portable (SSE2) kernel instead of the widest the CPU has.
     #[arg(long)]
     pub baseline: bool,
+    /// Repeat the timing N times, the thread counts' order alternating between rounds; the
+    /// summary gives each median and range, and the scaling as the median of the per-round
+    /// ratios [default: 5; 1 with --json, which prints one line per run].
+    #[arg(long, value_name = "N")]
+    pub rounds: Option<u32>,
 }
 
 #[derive(Debug, Args)]

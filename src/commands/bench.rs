@@ -3,7 +3,8 @@
 use anyhow::Result;
 
 use crate::cli::BenchArgs;
-use crate::exec::bench::run_bench;
+use crate::error::usage;
+use crate::exec::bench::{run_rounds, spread};
 use crate::exec::resolve_threads;
 
 pub(crate) fn bench(a: &BenchArgs) -> Result<()> {
@@ -19,33 +20,68 @@ pub(crate) fn bench(a: &BenchArgs) -> Result<()> {
             v
         }
     };
-    let mut results = Vec::new();
-    for th in list {
-        results.push(run_bench(a.replicates, a.epochs, th, a.baseline)?);
+    let rounds = match a.rounds {
+        Some(0) => return usage("--rounds 0: give at least 1 round (default 5, or 1 with --json)"),
+        Some(n) => n,
+        None if a.json => 1,
+        None => 5,
+    };
+    if !a.json {
+        println!(
+            "reference workload: four, relu-sigmoid 1-4-2, U(-1,1), online SGD lr 0.1, {} epochs × {} replicates, loss evaluated every epoch; {} round(s)",
+            a.epochs, a.replicates, rounds
+        );
+    }
+    let mut json_err = None;
+    let (runs, scaling) = run_rounds(a.replicates, a.epochs, &list, rounds, a.baseline, |r| {
+        if a.json {
+            match serde_json::to_string(r) {
+                Ok(line) => println!("{line}"),
+                Err(e) => json_err = Some(e),
+            }
+        }
+    })?;
+    if let Some(e) = json_err {
+        return Err(e.into());
     }
     if a.json {
-        println!("{}", serde_json::to_string(&results[0])?);
-    } else {
+        return Ok(());
+    }
+    for per in &runs {
+        let walls: Vec<f64> = per.iter().map(|r| r.wall_s).collect();
+        let (med, lo, hi) = spread(&walls);
+        let effs: Vec<f64> = per.iter().map(|r| r.efficiency).collect();
+        let r = &per[0];
+        let range = if per.len() > 1 {
+            format!(" ({lo:.3}–{hi:.3})")
+        } else {
+            String::new()
+        };
         println!(
-            "reference workload: four, relu-sigmoid 1-4-2, U(-1,1), online SGD lr 0.1, {} epochs × {} replicates, loss evaluated every epoch",
-            a.epochs, a.replicates
+            "  {:>2} thread(s) [{}]: {:.3} s{}  {:>10.0} trainings/s  {:>7.1} M sample-steps/s  busy {:.1}%  (final loss < 0.01: {:.1}%)",
+            r.threads,
+            r.kernel,
+            med,
+            range,
+            r.replicates as f64 / med,
+            r.sample_steps_per_s * r.wall_s / med / 1e6,
+            100.0 * spread(&effs).0,
+            100.0 * r.converged
         );
-        for r in &results {
+    }
+    if let Some(sc) = scaling {
+        let (m, lo, hi) = sc.ratio();
+        let (sm, slo, shi) = sc.slowdown();
+        if rounds > 1 {
             println!(
-                "  {:>2} thread(s) [{}]: {:.3} s  {:>10.0} trainings/s  {:>7.1} M sample-steps/s  (final loss < 0.01: {:.1}%)",
-                r.threads,
-                r.kernel,
-                r.wall_s,
-                r.trainings_per_s,
-                r.sample_steps_per_s / 1e6,
-                100.0 * r.converged
+                "  scaling 1 → {} threads: {m:.2}× (median of {rounds} paired rounds, range {lo:.2}–{hi:.2}); \
+                 the same tasks took {sm:.3}× as long with every thread busy (range {slo:.3}–{shi:.3})",
+                sc.threads
             );
-        }
-        if results.len() == 2 {
+        } else {
             println!(
-                "  scaling 1 → {} threads: {:.2}×",
-                results[1].threads,
-                results[0].wall_s / results[1].wall_s
+                "  scaling 1 → {} threads: {m:.2}×; the same tasks took {sm:.3}× as long with every thread busy",
+                sc.threads
             );
         }
     }
