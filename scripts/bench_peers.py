@@ -542,7 +542,25 @@ def main(argv: list[str] | None = None) -> int:
     if len(initgrid) == 2 and all(t.wall_s for t in initgrid):
         sc = initgrid[0].detail["bench_wall_s"] / initgrid[1].detail["bench_wall_s"]
         ratios["initgrid_thread_scaling"] = sc
-        print(f"initgrid scaling 1 -> {machine['cores']} threads (own timer): {sc:.2f}x")
+        print(f"initgrid scaling 1 -> {machine['cores']} threads (own timer, best of each): "
+              f"{sc:.2f}x")
+        if a.rounds > 0:
+            # Paired rounds, order alternating: one slow phase of the host lands on both sides
+            # of a ratio instead of on one best-of.
+            cores = machine["cores"]
+            def own_timer(th: int) -> float | None:
+                return run_initgrid(a.initgrid, R, E, th, 1).detail.get("bench_wall_s")
+            own = head_to_head(max(a.rounds, 5),
+                               {str(th): (lambda th=th: own_timer(th)) for th in (1, cores)})
+            per_round = sorted(o / n for o, n in zip(own["1"], own[str(cores)])
+                               if o is not None and n is not None)
+            if per_round:
+                ratios["initgrid_thread_scaling_paired"] = {
+                    "median": statistics.median(per_round), "min": per_round[0],
+                    "max": per_round[-1], "rounds": len(per_round)}
+                print(f"initgrid scaling 1 -> {cores} threads (own timer), per-round ratio median "
+                      f"{statistics.median(per_round):.2f}x (range {per_round[0]:.2f}-"
+                      f"{per_round[-1]:.2f}x, {len(per_round)} rounds)")
     if len(peers) == 2:
         print(f"numpy vs {peers[1].name}: max |param difference| after training "
               f"{peers[1].detail['max_param_diff_vs_numpy']:.1e}")
@@ -625,6 +643,10 @@ def markdown(d: dict[str, Any]) -> str:
     if d["jax_sweep"]:
         out += ["", "JAX chunk sweep (s): " + ", ".join(
             f"{r['variant']} {r['chunk']}: {r['wall_s']:.2f}" for r in d["jax_sweep"])]
+    sc = d["ratios"].get("initgrid_thread_scaling_paired")
+    if sc:
+        out += ["", f"initgrid thread scaling 1 → {m['cores']} (own timer, {sc['rounds']} paired "
+                f"rounds): median {sc['median']:.2f}× (range {sc['min']:.2f}–{sc['max']:.2f})"]
     h = d.get("head_to_head")
     if h:
         out += ["", f"Head to head ({h['rounds']} rounds, order alternating), per-round ratio "

@@ -378,3 +378,55 @@ fn p_values_are_never_printed_as_zero() {
     assert!(!text.contains(" 0.000 ") && !text.contains("= 0.00e0"), "{text}");
     assert!(text.contains("e-") || text.contains("< 1e-300"), "{text}");
 }
+
+#[test]
+fn bench_times_paired_rounds_and_prints_one_json_line_per_run() {
+    let o = bin()
+        .args([
+            "bench",
+            "--json",
+            "--threads",
+            "1",
+            "--rounds",
+            "3",
+            "--replicates",
+            "40",
+            "--epochs",
+            "3",
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let lines: Vec<serde_json::Value> = String::from_utf8(o.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 3);
+    for v in &lines {
+        assert_eq!(v["replicates"], 40);
+        assert_eq!(v["threads"], 1);
+        let (wall, busy, eff) = (
+            v["wall_s"].as_f64().unwrap(),
+            v["busy_s"].as_f64().unwrap(),
+            v["efficiency"].as_f64().unwrap(),
+        );
+        assert!(busy > 0.0 && busy <= wall * 1.000_001, "{v}");
+        assert!((eff - busy / wall).abs() < 1e-12, "{v}");
+    }
+    // Text mode on two threads: both thread counts and a paired scaling line with its range.
+    bin()
+        .env("RAYON_NUM_THREADS", "2")
+        .args(["bench", "--rounds", "2", "--replicates", "40", "--epochs", "3"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("2 round(s)"))
+        .stdout(predicate::str::contains(" 1 thread(s)"))
+        .stdout(predicate::str::contains(" 2 thread(s)"))
+        .stdout(predicate::str::contains("median of 2 paired rounds, range"));
+    bin()
+        .args(["bench", "--replicates", "16", "--epochs", "2", "--rounds", "0"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--rounds 0"));
+}

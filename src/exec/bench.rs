@@ -185,9 +185,9 @@ mod tests {
         assert!(runs.iter().flatten().all(|r| r.replicates == 64 && r.busy_s > 0.0));
         let sc = sc.unwrap();
         assert_eq!(sc.threads, 2);
-        for k in 0..3 {
-            assert_eq!(sc.ratios[k], runs[0][k].wall_s / runs[1][k].wall_s);
-            assert_eq!(sc.slowdowns[k], runs[1][k].busy_s / runs[0][k].busy_s);
+        for (k, (one, two)) in runs[0].iter().zip(&runs[1]).enumerate() {
+            assert_eq!(sc.ratios[k], one.wall_s / two.wall_s);
+            assert_eq!(sc.slowdowns[k], two.busy_s / one.busy_s);
         }
         let (m, lo, hi) = sc.ratio();
         assert!(lo <= m && m <= hi);
