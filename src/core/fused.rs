@@ -900,10 +900,10 @@ impl<V: Simd<N>, const N: usize, const H: usize, const H2: usize, const O: usize
 
     /// The scheduler's quiet epochs, run here with the parameters in registers throughout:
     /// screen; unless an `active` lane decides or `budget` epochs are trained, fold the loss
-    /// into `mins` (as the scheduler does) and train one online epoch, sample 0's forward pass
-    /// the screen's. The same operations in the same order as the scheduler's loop of
-    /// [`Kernel::screen`] and [`Kernel::train_epoch`], so the same bits; online SGD in fixed
-    /// order without batch norm only (else `None`).
+    /// into `mins` (as the scheduler does) and train one epoch — online, sample 0's forward pass
+    /// the screen's, or one full batch over the screen's passes (batch norm's too). The same
+    /// operations in the same order as the scheduler's loop of [`Kernel::screen`] and
+    /// [`Kernel::train_epoch`], so the same bits; fixed sample order only (else `None`).
     #[inline(always)]
     #[allow(clippy::too_many_arguments)]
     fn quiet_epochs(
@@ -916,7 +916,7 @@ impl<V: Simd<N>, const N: usize, const H: usize, const H2: usize, const O: usize
         mins: &mut Lanes<N>,
         active: &[bool; N],
     ) -> Option<(u32, Screen<N>)> {
-        if !self.reuse || self.full || self.bn {
+        if !self.reuse {
             return None;
         }
         let a = self.acts();
@@ -924,14 +924,23 @@ impl<V: Simd<N>, const N: usize, const H: usize, const H2: usize, const O: usize
         let mut net = Net::<V, H, H2, O>::load(&g.params, &self.at);
         let mut trained = 0;
         loop {
+            // A full batch's passes go to the batch (the step's; batch norm's γ and β are
+            // read and updated in `g.params`, where the scheduler's path keeps them too).
             let (sc, first) = self.screen_net(&net, g, doom_at, rule);
             if trained == budget || sc.decides_any(active) {
-                self.batch.put(0, &first);
+                if !self.full {
+                    self.batch.put(0, &first);
+                }
                 net.store(&mut g.params, &self.at);
                 return Some((trained, sc));
             }
             *mins = fold_min(*mins, sc.loss);
-            net.online_epoch(&g.xe, &g.te, Some(first.view()), neg_lr, a);
+            if self.full {
+                self.batch
+                    .full_batch_step(&mut net, &mut g.params, &self.at, &g.xe, &g.te, neg_lr, a, self.bn);
+            } else {
+                net.online_epoch(&g.xe, &g.te, Some(first.view()), neg_lr, a);
+            }
             trained += 1;
         }
     }

@@ -758,10 +758,16 @@ fn fused_kernels_give_the_generic_bits() {
     assert_eq!(fused_cases, 200);
     // The kernels' own loops of quiet epochs ran, and some of them ended on a lane deciding
     // (between the scheduler's looks), all with the generic bits above.
-    let (epochs, decided) = QUIET_EPOCHS.with(|c| c.get());
+    let (epochs, decided, full) = QUIET_EPOCHS.with(|c| c.get());
     assert!(
         epochs - quiet_before.0 > 10_000,
         "quiet epochs in kernel loops: {}",
+        epochs - quiet_before.0
+    );
+    assert!(
+        full - quiet_before.2 > 5_000 && full - quiet_before.2 < epochs - quiet_before.0,
+        "quiet full-batch epochs in kernel loops: {} of {}",
+        full - quiet_before.2,
         epochs - quiet_before.0
     );
     assert!(

@@ -687,8 +687,13 @@ impl Trainer {
                     if let Some((ran, sc)) = kern.quiet_epochs(&mut g, self, doom_at, &rule, budget, &mut mins, &active) {
                         #[cfg(test)]
                         QUIET_EPOCHS.with(|c| {
-                            let (epochs, decided) = c.get();
-                            c.set((epochs + ran as u64, decided + sc.decides_any(&active) as u64));
+                            let (epochs, decided, full) = c.get();
+                            let batch = (self.batch_size() > 1) as u64;
+                            c.set((
+                                epochs + ran as u64,
+                                decided + sc.decides_any(&active) as u64,
+                                full + batch * ran as u64,
+                            ));
                         });
                         quiet -= ran;
                         watch.skip(ran);
@@ -811,9 +816,9 @@ impl Trainer {
 thread_local! {
     /// Runs completed at a fixed point before max_epochs (on this thread), for the tests.
     pub(crate) static STATIONARY_STOPS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
-    /// Epochs trained in kernels' runs of quiet epochs, and the runs that ended on a lane
-    /// deciding (on this thread), for the tests.
-    pub(crate) static QUIET_EPOCHS: std::cell::Cell<(u64, u64)> = const { std::cell::Cell::new((0, 0)) };
+    /// Epochs trained in kernels' runs of quiet epochs, the runs that ended on a lane deciding,
+    /// and the epochs of those runs that were full batches (on this thread), for the tests.
+    pub(crate) static QUIET_EPOCHS: std::cell::Cell<(u64, u64, u64)> = const { std::cell::Cell::new((0, 0, 0)) };
 }
 
 /// Finds the lanes that one epoch left unchanged, bit for bit (the scheduler's stationary
