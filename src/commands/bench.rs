@@ -72,18 +72,18 @@ pub(crate) fn bench(a: &BenchArgs) -> Result<()> {
     if let Some(sc) = scaling {
         let (m, lo, hi) = sc.ratio();
         let (sm, slo, shi) = sc.slowdown();
-        if rounds > 1 {
-            println!(
-                "  scaling 1 → {} threads: {m:.2}× (median of {rounds} paired rounds, range {lo:.2}–{hi:.2}); \
-                 the same tasks took {sm:.3}× as long with every thread busy (range {slo:.3}–{shi:.3})",
-                sc.threads
-            );
+        let (how, ranges) = if rounds > 1 {
+            (
+                format!(" (median of {rounds} paired rounds, range {lo:.2}–{hi:.2})"),
+                format!(" (range {slo:.3}–{shi:.3})"),
+            )
         } else {
-            println!(
-                "  scaling 1 → {} threads: {m:.2}×; the same tasks took {sm:.3}× as long with every thread busy",
-                sc.threads
-            );
-        }
+            (String::new(), String::new())
+        };
+        println!(
+            "  scaling 1 → {} threads: {m:.2}×{how}; the same tasks took {sm:.3}× as long with every thread busy{ranges}",
+            sc.threads
+        );
     }
     Ok(())
 }
